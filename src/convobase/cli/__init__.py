@@ -1,0 +1,19 @@
+"""The `convobase` command."""
+
+import typer
+
+from convobase.cli import db
+
+app = typer.Typer(
+    name="convobase",
+    help="convobase: the backend for AI tutors, coaches and persona-chat apps.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+
+
+def main() -> None:
+    """Run the command line."""
+    app()

@@ -1,0 +1,57 @@
+"""`convobase db …`: schema migrations."""
+
+from typing import Annotated
+
+import typer
+
+from convobase.config import Settings
+from convobase.db import migrate
+from convobase.db.engine import create_database_engine
+
+app = typer.Typer(
+    help="Inspect and migrate the database schema.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+Revision = Annotated[str, typer.Argument(help="Target revision id, or 'head'.")]
+
+
+@app.command()
+def upgrade(revision: Revision = "head") -> None:
+    """Apply migrations up to REVISION (default: the latest)."""
+    _report(migrate.upgrade(Settings(), revision))
+
+
+@app.command()
+def downgrade(revision: Revision) -> None:
+    """Revert migrations down to REVISION ('base' empties the database)."""
+    _report(migrate.downgrade(Settings(), revision))
+
+
+@app.command()
+def current() -> None:
+    """Print the revision the database is at."""
+    engine = create_database_engine(Settings())
+    try:
+        revision = migrate.current_revision(engine)
+    finally:
+        engine.dispose()
+    head = migrate.head_revision()
+    state = "up to date" if revision == head else f"behind head {head}"
+    typer.echo(f"{revision or '(empty database)'}  {state}")
+
+
+@app.command()
+def history() -> None:
+    """List every revision, newest first."""
+    for line in migrate.history():
+        typer.echo(line)
+
+
+def _report(result: migrate.MigrationResult) -> None:
+    if result.backup is not None:
+        typer.echo(f"Backed up the database to {result.backup}", err=True)
+    before = result.before or "(empty)"
+    after = result.after or "(empty)"
+    typer.echo(f"Database at {after}" if before == after else f"Migrated {before} -> {after}")

@@ -1,0 +1,68 @@
+"""Settings, read from CONVOBASE_* environment variables."""
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import URL, make_url
+
+DEFAULT_DATABASE_URL = "sqlite:///./convobase.db"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; every field can be set as CONVOBASE_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="CONVOBASE_", frozen=True)
+
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        description="sqlite:///path/file.db or postgresql://user:pass@host:5432/db",
+    )
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
+        default="FULL",
+        description="FULL: a committed message survives power loss. NORMAL: faster, "
+        "but the last commits may be lost if the machine loses power.",
+    )
+    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=20, ge=0)
+    db_echo: bool = False
+    backup_before_migrate: bool = Field(
+        default=True,
+        description="Copy an existing SQLite file aside before applying migrations.",
+    )
+    guest_message_limit: int = Field(default=10, ge=1)
+    max_content_bytes: int = Field(default=32 * 1024, ge=1)
+
+    @cached_property
+    def url(self) -> URL:
+        """The database URL with the driver convobase uses filled in."""
+        return normalize_database_url(self.database_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_backend_name() == "sqlite"
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file, or None for PostgreSQL and in-memory databases."""
+        if not self.is_sqlite or self.url.database in (None, "", ":memory:"):
+            return None
+        return Path(self.url.database or "")
+
+
+def normalize_database_url(raw: str) -> URL:
+    """Turn the URL a user writes into one naming the driver convobase uses.
+
+    Users write `postgresql://…` or `sqlite:///…`; convobase picks psycopg 3 and the
+    standard library's sqlite3 itself, and accepts the common aliases.
+    """
+    url = make_url(raw)
+    backend = url.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        return url.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        return url.set(drivername="sqlite+pysqlite")
+    raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")

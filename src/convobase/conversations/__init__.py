@@ -1,0 +1,1 @@
+"""Conversations and their messages, in order; guest sessions and their claim."""

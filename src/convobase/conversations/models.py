@@ -1,0 +1,90 @@
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from convobase.core.time import utc_now
+from convobase.db.base import Base, CreatedAtMixin, IdMixin, TimestampsMixin, one_of
+
+
+class ConversationKind(StrEnum):
+    CHAT = "chat"
+    ROLEPLAY = "roleplay"
+    ONBOARDING = "onboarding"
+
+
+class MessageRole(StrEnum):
+    USER = "user"
+    ASSISTANT = "assistant"
+    SYSTEM = "system"
+
+
+class Conversation(IdMixin, TimestampsMixin, Base):
+    """A chat session between a user (or a guest) and a persona."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        CheckConstraint("guest_message_count >= 0", name="guest_message_count_non_negative"),
+        CheckConstraint("last_seq >= 0", name="last_seq_non_negative"),
+        CheckConstraint(one_of("kind", ConversationKind), name="kind"),
+        # Every conversation has an owner: a user, or while it is a guest's, a session.
+        CheckConstraint(
+            "(is_guest_session AND session_id IS NOT NULL)"
+            " OR (NOT is_guest_session AND user_id IS NOT NULL)",
+            name="has_owner",
+        ),
+        CheckConstraint("is_active = (ended_at IS NULL)", name="ended_iff_inactive"),
+        UniqueConstraint("session_id", "is_guest_session"),
+        Index("ix_conversations_user_id_last_message_at", "user_id", "last_message_at", "id"),
+    )
+
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # RESTRICT: a persona someone has talked to is deactivated, never deleted from
+    # under its conversations.
+    persona_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("personas.id", ondelete="RESTRICT"), index=True
+    )
+    session_id: Mapped[str | None]
+    is_guest_session: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    guest_message_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    kind: Mapped[str] = mapped_column(
+        default=ConversationKind.CHAT.value, server_default=text("'chat'")
+    )
+    title: Mapped[str | None]
+    context_data: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
+    # The seq of the newest message; the next append takes last_seq + 1.
+    last_seq: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    started_at: Mapped[datetime] = mapped_column(default=utc_now)
+    last_message_at: Mapped[datetime] = mapped_column(default=utc_now)
+    ended_at: Mapped[datetime | None]
+
+
+class Message(IdMixin, CreatedAtMixin, Base):
+    """One message of a conversation, numbered 1, 2, 3… by `seq`."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        CheckConstraint("seq >= 1", name="seq_positive"),
+        CheckConstraint(one_of("role", MessageRole), name="role"),
+        UniqueConstraint("conversation_id", "seq"),
+        UniqueConstraint("conversation_id", "client_message_id"),
+        Index("ix_messages_user_id_created_at", "user_id", "created_at"),
+    )
+
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    # NULL while the conversation belongs to a guest; set when it is claimed.
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    seq: Mapped[int]
+    role: Mapped[str]
+    content: Mapped[str]
+    message_metadata: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", default=dict, server_default=text("'{}'")
+    )
+    client_message_id: Mapped[str | None]
+    analysis_included: Mapped[bool] = mapped_column(default=False, server_default=text("false"))

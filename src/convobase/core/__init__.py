@@ -1,0 +1,1 @@
+"""The kernel every domain stands on: errors, time, identity, pagination."""

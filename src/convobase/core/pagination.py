@@ -1,0 +1,48 @@
+"""Opaque cursors for keyset pagination."""
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from convobase.core.errors import ValidationFailed
+
+
+class InvalidCursor(ValidationFailed):
+    """The pagination cursor is not one this service issued."""
+
+    code = "invalid_cursor"
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list and the cursor for the next, if there is one."""
+
+    items: Sequence[T]
+    next_cursor: str | None
+
+
+def encode_cursor(*key: str | int) -> str:
+    """Pack a keyset position into an opaque, URL-safe string."""
+    raw = json.dumps(list(key), separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, *types: type[Any]) -> tuple[Any, ...]:
+    """Unpack a cursor made by `encode_cursor`, checking the type of each part."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidCursor from error
+    if (
+        not isinstance(key, list)
+        or len(key) != len(types)
+        or not all(type(part) is kind for part, kind in zip(key, types, strict=True))
+    ):
+        raise InvalidCursor
+    return tuple(key)

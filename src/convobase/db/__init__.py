@@ -1,0 +1,1 @@
+"""Storage: engines, units of work, the declarative base and migrations."""

@@ -1,0 +1,85 @@
+"""The declarative base, its naming convention, and column types that mean the same on
+SQLite and PostgreSQL."""
+
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Dialect, MetaData, Text, TypeDecorator, Uuid
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from convobase.core.ids import new_id
+from convobase.core.time import utc_now
+
+# Constraint names are part of the schema: migrations refer to them, so they must be
+# the same on every database and in every revision.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python.
+
+    PostgreSQL stores `timestamptz`; SQLite has no time zones, so values are stored as
+    UTC and given their zone back on the way out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: use convobase.core.time.utc_now()")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# JSON documents are JSONB on PostgreSQL (indexable, compact) and JSON text on SQLite.
+JSONDocument = JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+# Lists of strings are text[] on PostgreSQL, as the stories have them, and JSON on SQLite.
+TextList = JSON().with_variant(postgresql.ARRAY(Text()), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: dict[Any, Any] = {
+        str: Text(),
+        datetime: UTCDateTime(),
+        uuid.UUID: Uuid(),
+        dict[str, Any]: JSONDocument,
+        list[str]: TextList,
+    }
+
+
+def one_of(column: str, values: Iterable[str]) -> str:
+    """A CHECK expression limiting `column` to `values`."""
+    return f"{column} IN ({', '.join(repr(str(value)) for value in values)})"
+
+
+class IdMixin:
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+
+
+class CreatedAtMixin:
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class TimestampsMixin(CreatedAtMixin):
+    # The database also keeps `updated_at` current for writes that bypass the ORM
+    # (see the touch triggers in the first migration).
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)

@@ -1,0 +1,64 @@
+"""Engines configured the way convobase needs each database to behave."""
+
+import json
+import sqlite3
+from functools import partial
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from convobase.config import Settings
+
+# Execution option read by the SQLite `begin` hook: "IMMEDIATE" takes the write lock
+# at BEGIN, so two writers queue on the busy timeout instead of one failing when it
+# upgrades a read lock.
+SQLITE_BEGIN = "convobase_sqlite_begin"
+
+_json_serializer = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
+
+
+def create_database_engine(settings: Settings, **overrides: Any) -> Engine:
+    """Create the engine for `settings.database_url`."""
+    options: dict[str, Any] = {
+        "echo": settings.db_echo,
+        "json_serializer": _json_serializer,
+        "pool_pre_ping": False,
+    }
+    if settings.is_sqlite:
+        options["connect_args"] = {
+            "timeout": settings.sqlite_busy_timeout_ms / 1000,
+            "check_same_thread": False,
+        }
+        if settings.sqlite_path is not None:
+            options |= {"pool_size": settings.db_pool_size, "max_overflow": 0}
+        engine = create_engine(settings.url, **(options | overrides))
+        _configure_sqlite(engine, settings)
+        return engine
+    options |= {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_recycle": 1800,
+    }
+    return create_engine(settings.url, **(options | overrides))
+
+
+def _configure_sqlite(engine: Engine, settings: Settings) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: sqlite3.Connection, _: ConnectionPoolEntry) -> None:
+        # Hand transaction control to SQLAlchemy's `begin` hook below: pysqlite's own
+        # implicit BEGIN does not cover SAVEPOINTs or DDL and cannot take a lock mode.
+        dbapi_connection.isolation_level = None
+        for pragma in (
+            "journal_mode = WAL",
+            f"synchronous = {settings.sqlite_synchronous}",
+            "foreign_keys = ON",
+            f"busy_timeout = {settings.sqlite_busy_timeout_ms}",
+        ):
+            dbapi_connection.execute(f"PRAGMA {pragma}")
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")

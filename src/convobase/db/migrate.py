@@ -1,0 +1,114 @@
+"""Schema migrations: Alembic driven from Python, with a backup before SQLite changes."""
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+from convobase.config import Settings
+from convobase.core.time import utc_now
+from convobase.db.engine import create_database_engine
+
+SCRIPT_LOCATION = "convobase.db:migrations"
+
+
+def alembic_config() -> Config:
+    """Alembic's configuration for convobase's migration history; no ini file needed."""
+    config = Config()
+    config.set_main_option("script_location", SCRIPT_LOCATION)
+    config.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
+    return config
+
+
+def head_revision() -> str:
+    """The newest revision in the history."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "the migration history is empty"
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None for an empty database."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationResult:
+    before: str | None
+    after: str | None
+    backup: Path | None
+
+
+def upgrade(settings: Settings, revision: str = "head") -> MigrationResult:
+    """Bring the database up to `revision`, backing up an existing SQLite file first."""
+    return _migrate(settings, revision, command.upgrade)
+
+
+def downgrade(settings: Settings, revision: str) -> MigrationResult:
+    """Take the database down to `revision`, backing up an existing SQLite file first."""
+    return _migrate(settings, revision, command.downgrade)
+
+
+def history() -> list[str]:
+    """One line per revision, newest first."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return [f"{revision.revision}  {revision.doc}" for revision in script.walk_revisions()]
+
+
+def _migrate(
+    settings: Settings, revision: str, step: Callable[[Config, str], None]
+) -> MigrationResult:
+    with _engine(settings) as engine:
+        before = current_revision(engine)
+        backup = None
+        if settings.backup_before_migrate and _is_pending(before, revision):
+            backup = backup_sqlite(settings)
+        config = alembic_config()
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            step(config, revision)
+        return MigrationResult(before, current_revision(engine), backup)
+
+
+def _is_pending(current: str | None, target: str) -> bool:
+    if current is None:
+        return False  # nothing stored yet, nothing to lose
+    if target == "head":
+        return current != head_revision()
+    return current != target
+
+
+@contextmanager
+def _engine(settings: Settings) -> Iterator[Engine]:
+    engine = create_database_engine(settings)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def backup_sqlite(settings: Settings) -> Path | None:
+    """Copy the SQLite database aside with the online backup API; return the copy's path.
+
+    The copy is consistent even while other processes write: SQLite copies a snapshot
+    page by page. PostgreSQL and missing files are not backed up here.
+    """
+    source_path = settings.sqlite_path
+    if source_path is None or not source_path.exists():
+        return None
+    stamp = utc_now().strftime("%Y%m%dT%H%M%S%fZ")
+    target_path = source_path.with_name(f"{source_path.name}.backup-{stamp}")
+    with (
+        closing(sqlite3.connect(source_path)) as source,
+        closing(sqlite3.connect(target_path)) as target,
+    ):
+        source.backup(target)
+    return target_path

@@ -1,0 +1,1 @@
+"""Personas: the AI characters users talk to."""
