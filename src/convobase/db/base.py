@@ -4,7 +4,7 @@ SQLite and PostgreSQL."""
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, Dialect, MetaData, Text, TypeDecorator, Uuid
 from sqlalchemy.dialects import postgresql
@@ -57,7 +57,7 @@ TextList = JSON().with_variant(postgresql.ARRAY(Text()), "postgresql")
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: dict[Any, Any] = {
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
         str: Text(),
         datetime: UTCDateTime(),
         uuid.UUID: Uuid(),

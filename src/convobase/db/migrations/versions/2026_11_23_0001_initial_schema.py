@@ -6,6 +6,7 @@ Create Date: 2026-11-23
 """
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -23,11 +24,11 @@ TEXT_LIST = sa.JSON().with_variant(postgresql.ARRAY(sa.Text()), "postgresql")
 UUID = sa.Uuid()
 
 
-def timestamp(name: str, *, nullable: bool = False) -> sa.Column[sa.DateTime]:
+def timestamp(name: str, *, nullable: bool = False) -> sa.Column[datetime]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
-def timestamps() -> list[sa.Column[sa.DateTime]]:
+def timestamps() -> list[sa.Column[datetime]]:
     return [timestamp("created_at"), timestamp("updated_at")]
 
 

@@ -1,0 +1,29 @@
+from convobase.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+
+
+class ConversationNotFound(NotFound):
+    """The conversation does not exist."""
+
+
+class ConversationEnded(Conflict):
+    """The conversation has ended; start a new one to keep talking."""
+
+    code = "conversation_ended"
+
+
+class ClientMessageIdReused(Conflict):
+    """This client_message_id was already used for a different message."""
+
+    code = "client_message_id_reused"
+
+
+class ContentTooLarge(ValidationFailed):
+    """The message content is too large."""
+
+    code = "content_too_large"
+
+
+class GuestLimitReached(Forbidden):
+    """This guest session has used all its messages: sign up to keep the conversation."""
+
+    code = "guest_limit_reached"

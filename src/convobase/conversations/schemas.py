@@ -1,0 +1,89 @@
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from convobase.conversations.models import ConversationKind, MessageRole
+from convobase.core.validation import Text, bounded_json
+
+MAX_METADATA_BYTES = 16 * 1024
+MAX_CONTEXT_BYTES = 64 * 1024
+MAX_PAGE_SIZE = 200
+DEFAULT_PAGE_SIZE = 50
+
+
+def _bounded(max_bytes: int, name: str) -> AfterValidator:
+    return AfterValidator(lambda value: bounded_json(value, max_bytes=max_bytes, name=name))
+
+
+Metadata = Annotated[dict[str, Any], _bounded(MAX_METADATA_BYTES, "metadata")]
+Context = Annotated[dict[str, Any], _bounded(MAX_CONTEXT_BYTES, "context")]
+Title = Annotated[Text, Field(min_length=1, max_length=200)]
+ClientMessageId = Annotated[Text, Field(min_length=1, max_length=128)]
+PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)]
+
+
+class ConversationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    persona_id: uuid.UUID | None = None
+    title: Title | None = None
+    context: Context = Field(default_factory=dict, description="Stored as context_data.")
+    kind: ConversationKind = ConversationKind.CHAT
+
+
+class ConversationUpdate(BaseModel):
+    """Fields to change; `is_active: false` ends the conversation for good."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    context: Context | None = None
+    is_active: Literal[False] | None = None
+
+
+class ConversationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    user_id: uuid.UUID | None
+    persona_id: uuid.UUID | None
+    session_id: str | None
+    is_guest_session: bool
+    guest_message_count: int
+    kind: ConversationKind
+    title: str | None
+    context: dict[str, Any] = Field(validation_alias="context_data")
+    is_active: bool
+    message_count: int = Field(validation_alias="last_seq")
+    started_at: datetime
+    last_message_at: datetime
+    ended_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class MessageCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: MessageRole
+    content: Text
+    metadata: Metadata = Field(default_factory=dict)
+    client_message_id: ClientMessageId | None = Field(
+        default=None,
+        description="A key the client picks; retrying with it returns the original message.",
+    )
+
+
+class MessageRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    seq: int
+    role: MessageRole
+    content: Text
+    metadata: dict[str, Any] = Field(validation_alias="message_metadata")
+    client_message_id: str | None
+    created_at: datetime

@@ -1,0 +1,242 @@
+"""The conversation store: conversations, and their messages in `seq` order."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from convobase.config import Settings
+from convobase.conversations import repository
+from convobase.conversations.errors import (
+    ClientMessageIdReused,
+    ContentTooLarge,
+    ConversationEnded,
+    ConversationNotFound,
+    GuestLimitReached,
+)
+from convobase.conversations.models import Conversation, Message, MessageRole
+from convobase.conversations.schemas import (
+    DEFAULT_PAGE_SIZE,
+    ConversationCreate,
+    ConversationUpdate,
+    MessageCreate,
+)
+from convobase.core.errors import Forbidden, ValidationFailed
+from convobase.core.ids import new_id
+from convobase.core.pagination import Page, decode_cursor, encode_cursor
+from convobase.core.principal import Principal
+from convobase.core.time import utc_now
+from convobase.personas import service as persona_service
+
+
+@dataclass(frozen=True, slots=True)
+class MessageLimits:
+    """Operator-set bounds on what a message append may do."""
+
+    max_content_bytes: int = 32 * 1024
+    guest_message_limit: int = 10
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "MessageLimits":
+        return cls(settings.max_content_bytes, settings.guest_message_limit)
+
+
+@dataclass(frozen=True, slots=True)
+class AppendedMessage:
+    """The stored message, and whether it was stored by an earlier try of this request."""
+
+    message: Message
+    replayed: bool
+
+
+def create_conversation(
+    session: Session, principal: Principal, *, data: ConversationCreate
+) -> Conversation:
+    """Start a conversation owned by the signed-in user."""
+    if principal.user_id is None or principal.is_guest:
+        raise Forbidden("Only a signed-in user can start a conversation.")
+    if data.persona_id is not None:
+        persona_service.get_active_persona(session, principal, data.persona_id)
+    now = utc_now()
+    conversation = Conversation(
+        id=new_id(),
+        user_id=principal.user_id,
+        persona_id=data.persona_id,
+        kind=data.kind.value,
+        title=data.title,
+        context_data=data.context,
+        started_at=now,
+        last_message_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    return repository.add(session, conversation)
+
+
+def get_conversation(
+    session: Session, principal: Principal, conversation_id: uuid.UUID
+) -> Conversation:
+    """Return a conversation the caller may see, or raise ConversationNotFound."""
+    conversation = repository.get(session, principal, conversation_id)
+    if conversation is None:
+        raise ConversationNotFound
+    return conversation
+
+
+def list_conversations(
+    session: Session,
+    principal: Principal,
+    *,
+    cursor: str | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+) -> Page[Conversation]:
+    """The caller's conversations, most recent activity first."""
+    before = None
+    if cursor is not None:
+        last_message_at, conversation_id = decode_cursor(cursor, str, str)
+        before = (_parse_time(last_message_at), _parse_uuid(conversation_id))
+    rows = repository.list_page(session, principal, before=before, limit=limit + 1)
+    items, more = rows[:limit], len(rows) > limit
+    next_cursor = None
+    if more:
+        last = items[-1]
+        next_cursor = encode_cursor(last.last_message_at.isoformat(), str(last.id))
+    return Page(items, next_cursor)
+
+
+def update_conversation(
+    session: Session,
+    principal: Principal,
+    conversation_id: uuid.UUID,
+    *,
+    data: ConversationUpdate,
+) -> Conversation:
+    """Rename a conversation, replace its context, or end it."""
+    conversation = get_conversation(session, principal, conversation_id)
+    if data.title is not None:
+        conversation.title = data.title
+    if data.context is not None:
+        conversation.context_data = data.context
+    if data.is_active is False and conversation.is_active:
+        conversation.is_active = False
+        conversation.ended_at = utc_now()
+    session.flush()
+    return conversation
+
+
+def end_conversation(
+    session: Session, principal: Principal, conversation_id: uuid.UUID
+) -> Conversation:
+    """End a conversation; no message can be appended after. Ending twice is harmless."""
+    return update_conversation(
+        session, principal, conversation_id, data=ConversationUpdate(is_active=False)
+    )
+
+
+def delete_conversation(session: Session, principal: Principal, conversation_id: uuid.UUID) -> None:
+    """Delete a conversation and all its messages."""
+    repository.delete(session, get_conversation(session, principal, conversation_id))
+
+
+def append_message(
+    session: Session,
+    principal: Principal,
+    conversation_id: uuid.UUID,
+    *,
+    data: MessageCreate,
+    limits: MessageLimits = MessageLimits(),
+) -> AppendedMessage:
+    """Append a message with the next seq; a retry with a known client_message_id
+    returns the original instead of storing it twice."""
+    size = len(data.content.encode())
+    if size > limits.max_content_bytes:
+        raise ContentTooLarge(
+            f"The content is {size} bytes; the limit is {limits.max_content_bytes}."
+        )
+    # Holding the row lock from here on serialises appends to this conversation, so
+    # the replay check below sees any concurrent try that committed first.
+    conversation = repository.get_for_update(session, principal, conversation_id)
+    if conversation is None:
+        raise ConversationNotFound
+    if data.client_message_id is not None:
+        original = repository.get_message_by_client_id(
+            session, conversation.id, data.client_message_id
+        )
+        if original is not None:
+            if (original.role, original.content) != (data.role.value, data.content):
+                raise ClientMessageIdReused
+            return AppendedMessage(original, replayed=True)
+    if not conversation.is_active:
+        raise ConversationEnded
+    if conversation.is_guest_session and data.role is MessageRole.USER:
+        counted = repository.count_guest_message(
+            session, conversation.id, limits.guest_message_limit
+        )
+        if counted is None:
+            raise GuestLimitReached
+    now = utc_now()
+    seq = repository.take_next_seq(session, conversation.id, now)
+    message = Message(
+        id=new_id(),
+        conversation_id=conversation.id,
+        user_id=conversation.user_id,
+        seq=seq,
+        role=data.role.value,
+        content=data.content,
+        message_metadata=data.metadata,
+        client_message_id=data.client_message_id,
+        created_at=now,
+    )
+    return AppendedMessage(repository.add_message(session, message), replayed=False)
+
+
+def list_messages(
+    session: Session,
+    principal: Principal,
+    conversation_id: uuid.UUID,
+    *,
+    after: int | None = None,
+    before: int | None = None,
+    cursor: str | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+) -> Page[Message]:
+    """A page of messages in ascending seq: after a seq, before a seq, or the latest.
+
+    `next_cursor` continues in the same direction: newer pages after `after`, older
+    pages otherwise.
+    """
+    if sum(option is not None for option in (after, before, cursor)) > 1:
+        raise ValidationFailed("Give at most one of after, before and cursor.")
+    if cursor is not None:
+        direction, seq = decode_cursor(cursor, str, int)
+        if direction not in ("after", "before"):
+            raise ValidationFailed("The cursor is not a message cursor.")
+        after, before = (seq, None) if direction == "after" else (None, seq)
+    conversation = get_conversation(session, principal, conversation_id)
+    if after is not None:
+        newer = repository.messages_after(session, conversation.id, after=after, limit=limit + 1)
+        items = newer[:limit]
+        more = len(newer) > limit
+        return Page(items, encode_cursor("after", items[-1].seq) if more else None)
+    older = repository.latest_messages(session, conversation.id, before=before, limit=limit + 1)
+    more = len(older) > limit
+    items = older[1:] if more else older
+    return Page(items, encode_cursor("before", items[0].seq) if more else None)
+
+
+def _parse_time(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise ValidationFailed("The cursor is malformed.") from error
+    if parsed.tzinfo is None:
+        raise ValidationFailed("The cursor is malformed.")
+    return parsed
+
+
+def _parse_uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError as error:
+        raise ValidationFailed("The cursor is malformed.") from error

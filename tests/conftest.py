@@ -1,0 +1,107 @@
+"""Every storage test runs once on SQLite and once on PostgreSQL."""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+
+from convobase.core.principal import Principal
+from tests import factories
+from tests.databases import (
+    TemplateDatabase,
+    LiveDatabase,
+    migrated_template,
+    postgres_unreachable_reason,
+)
+
+BACKENDS = ("sqlite", "postgresql")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+_postgres_problem: str | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _postgres_problem
+    _postgres_problem = postgres_unreachable_reason()
+    if _postgres_problem and IN_CI:
+        pytest.exit(f"CI=true and PostgreSQL is required: {_postgres_problem}", returncode=1)
+
+
+def pytest_report_header() -> str:
+    if _postgres_problem:
+        return f"postgresql: SKIPPING its tests ({_postgres_problem})"
+    return "postgresql: reachable; every storage test runs on SQLite and PostgreSQL"
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def template_database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TemplateDatabase]:
+    backend: str = request.param
+    if backend == "postgresql" and _postgres_problem:
+        pytest.skip(f"PostgreSQL unreachable: {_postgres_problem}")
+    with migrated_template(backend, tmp_path_factory.mktemp(backend)) as template:
+        yield template
+
+
+@pytest.fixture(scope="session")
+def test_database(template_database: TemplateDatabase) -> Iterator[LiveDatabase]:
+    """The database that rolled-back tests share for the whole run."""
+    with template_database.clone() as database:
+        yield database
+
+
+@pytest.fixture
+def backend(template_database: TemplateDatabase) -> str:
+    return template_database.backend
+
+
+@pytest.fixture
+def session(test_database: LiveDatabase) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back after the test.
+
+    Code under test may commit: its commits become SAVEPOINT releases.
+    """
+    with test_database.engine.connect() as connection:
+        transaction = connection.begin()
+        session = Session(
+            bind=connection,
+            join_transaction_mode="create_savepoint",
+            expire_on_commit=False,
+            autoflush=False,
+        )
+        try:
+            yield session
+        finally:
+            session.close()
+            transaction.rollback()
+
+
+@pytest.fixture
+def committing_database(template_database: TemplateDatabase) -> Iterator[LiveDatabase]:
+    """A database of the test's own, for tests whose transactions must really commit."""
+    with template_database.clone() as database:
+        yield database
+
+
+@pytest.fixture
+def user(session: Session) -> Principal:
+    return factories.user(session)
+
+
+@pytest.fixture
+def other_user(session: Session) -> Principal:
+    return factories.user(session)
+
+
+@pytest.fixture
+def staff() -> Principal:
+    return Principal.staff()
+
+
+@pytest.fixture
+def tmp_workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
