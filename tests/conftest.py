@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from convobase.core.principal import Principal
 from tests import factories
 from tests.databases import (
-    TemplateDatabase,
     LiveDatabase,
+    TemplateDatabase,
     migrated_template,
     postgres_unreachable_reason,
 )

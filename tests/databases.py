@@ -29,14 +29,14 @@ def postgres_unreachable_reason() -> str | None:
     """Why PostgreSQL tests cannot run, or None when they can."""
     url = postgres_admin_url()
     try:
-        with closing(_admin_connection(url)):
+        with closing(admin_connection(url)):
             return None
     except psycopg.Error as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         return f"PostgreSQL at {url.render_as_string(hide_password=True)}: {first_line}"
 
 
-def _admin_connection(url: URL) -> psycopg.Connection[tuple[object, ...]]:
+def admin_connection(url: URL) -> psycopg.Connection[tuple[object, ...]]:
     return psycopg.connect(
         host=url.host,
         port=url.port or 5432,
@@ -69,7 +69,7 @@ class TemplateDatabase:
             return
         url = self.settings.url
         name = f"{url.database}_{uuid.uuid4().hex[:8]}"
-        with closing(_admin_connection(postgres_admin_url())) as admin:
+        with closing(admin_connection(postgres_admin_url())) as admin:
             admin.execute(
                 sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
                     sql.Identifier(name), sql.Identifier(url.database or "")
@@ -112,7 +112,7 @@ def migrated_template(backend: str, workdir: Path) -> Iterator[TemplateDatabase]
         return
     admin_url = postgres_admin_url()
     name = f"convobase_test_{uuid.uuid4().hex[:8]}"
-    with closing(_admin_connection(admin_url)) as admin:
+    with closing(admin_connection(admin_url)) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = admin_url.set(drivername="postgresql", database=name)
     settings = Settings(database_url=url.render_as_string(False), backup_before_migrate=False)
@@ -131,7 +131,7 @@ def _checkpoint_sqlite(path: Path) -> None:
 
 
 def _drop_postgres_database(name: str) -> None:
-    with closing(_admin_connection(postgres_admin_url())) as admin:
+    with closing(admin_connection(postgres_admin_url())) as admin:
         admin.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )

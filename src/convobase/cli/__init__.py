@@ -2,7 +2,7 @@
 
 import typer
 
-from convobase.cli import db
+from convobase.cli import db, demo
 
 app = typer.Typer(
     name="convobase",
@@ -12,6 +12,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db.app, name="db")
+app.command()(demo.demo)
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 configured database when none is given."""
 
 from alembic import context
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from convobase.config import Settings
 from convobase.db.engine import create_database_engine
@@ -39,8 +39,11 @@ def run_offline() -> None:
 
 if context.is_offline_mode():
     run_offline()
-elif (given := config.attributes.get("connection")) is not None:
+elif isinstance(given := config.attributes.get("connection"), Connection):
     run_online(given)
+elif isinstance(given, Engine):
+    with given.begin() as connection:
+        run_online(connection)
 else:
     engine = create_database_engine(Settings())
     try:

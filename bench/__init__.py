@@ -1,0 +1,1 @@
+"""Benchmarks: store-level and HTTP workloads measured against the plain drivers."""
