@@ -93,7 +93,9 @@ class LiveDatabase:
     @classmethod
     @contextmanager
     def open(cls, settings: Settings) -> Iterator["LiveDatabase"]:
-        engine = create_database_engine(settings)
+        # Service-level tests act as the table owner: row level security is the second
+        # wall, tested through the HTTP API and on its own.
+        engine = create_database_engine(settings, as_owner=True)
         try:
             yield cls(settings, engine)
         finally:

@@ -4,7 +4,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import URL, make_url
 
@@ -33,6 +33,17 @@ class Settings(BaseSettings):
         default=True,
         description="Copy an existing SQLite file aside before applying migrations.",
     )
+    db_role: str = Field(
+        default="convobase_app",
+        description="PostgreSQL role the service acts as (SET ROLE after connecting): "
+        "it owns no tables, so row level security applies. Empty: act as the login role.",
+    )
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="HS256 secret for bearer tokens (a Supabase project's JWT secret works). "
+        "Unset with SQLite: a random one is kept in a file beside the database.",
+    )
+    guest_token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     guest_message_limit: int = Field(default=10, ge=1)
     max_content_bytes: int = Field(default=32 * 1024, ge=1)
 

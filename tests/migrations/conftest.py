@@ -25,7 +25,7 @@ def alembic_config() -> Config:
 def alembic_engine(backend: str, tmp_path: Path) -> Iterator[Engine]:
     if backend == "sqlite":
         settings = Settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}")
-        engine = create_database_engine(settings)
+        engine = create_database_engine(settings, as_owner=True)
         yield engine
         engine.dispose()
         return
@@ -34,7 +34,9 @@ def alembic_engine(backend: str, tmp_path: Path) -> Iterator[Engine]:
     with closing(admin_connection(admin_url)) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = admin_url.set(drivername="postgresql", database=name)
-    engine = create_database_engine(Settings(database_url=url.render_as_string(False)))
+    engine = create_database_engine(
+        Settings(database_url=url.render_as_string(False)), as_owner=True
+    )
     try:
         yield engine
     finally:

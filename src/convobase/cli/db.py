@@ -32,7 +32,7 @@ def downgrade(revision: Revision) -> None:
 @app.command()
 def current() -> None:
     """Print the revision the database is at."""
-    engine = create_database_engine(Settings())
+    engine = create_database_engine(Settings(), as_owner=True)
     try:
         revision = migrate.current_revision(engine)
     finally:

@@ -5,6 +5,7 @@ import sqlite3
 from functools import partial
 from typing import Any
 
+from psycopg import sql as psycopg_sql
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -19,8 +20,14 @@ SQLITE_BEGIN = "convobase_sqlite_begin"
 _json_serializer = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
 
 
-def create_database_engine(settings: Settings, **overrides: Any) -> Engine:
-    """Create the engine for `settings.database_url`."""
+def create_database_engine(
+    settings: Settings, *, as_owner: bool = False, **overrides: Any
+) -> Engine:
+    """Create the engine for `settings.database_url`.
+
+    On PostgreSQL the service acts as `settings.db_role`, which owns no tables, so row
+    level security applies to it; `as_owner` keeps the login role, for migrations.
+    """
     options: dict[str, Any] = {
         "echo": settings.db_echo,
         "json_serializer": _json_serializer,
@@ -41,7 +48,18 @@ def create_database_engine(settings: Settings, **overrides: Any) -> Engine:
         "max_overflow": settings.db_max_overflow,
         "pool_recycle": 1800,
     }
-    return create_engine(settings.url, **(options | overrides))
+    engine = create_engine(settings.url, **(options | overrides))
+    if settings.db_role and not as_owner:
+        _act_as_role(engine, settings.db_role)
+    return engine
+
+
+def _act_as_role(engine: Engine, role: str) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _: ConnectionPoolEntry) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(psycopg_sql.SQL("SET ROLE {}").format(psycopg_sql.Identifier(role)))
+        dbapi_connection.commit()
 
 
 def _configure_sqlite(engine: Engine, settings: Settings) -> None:

@@ -88,7 +88,7 @@ def _is_pending(current: str | None, target: str) -> bool:
 
 @contextmanager
 def _engine(settings: Settings) -> Iterator[Engine]:
-    engine = create_database_engine(settings)
+    engine = create_database_engine(settings, as_owner=True)
     try:
         yield engine
     finally:

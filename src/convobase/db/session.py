@@ -7,6 +7,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from convobase.config import Settings
+from convobase.core.principal import Principal
+from convobase.db import identity
 from convobase.db.engine import SQLITE_BEGIN, create_database_engine
 
 
@@ -24,11 +26,16 @@ class Database:
         return cls(create_database_engine(settings))
 
     @contextmanager
-    def transaction(self, *, readonly: bool = False) -> Iterator[Session]:
-        """Run one unit of work: commit when the block ends, roll back if it raises."""
+    def transaction(
+        self, principal: Principal | None = None, *, readonly: bool = False
+    ) -> Iterator[Session]:
+        """Run one unit of work as `principal`: commit when the block ends, roll back
+        if it raises."""
         factory = self._readers if readonly else self._writers
-        with factory() as session, session.begin():
-            yield session
+        with factory() as session:
+            identity.act_as(session, principal)
+            with session.begin():
+                yield session
 
     def dispose(self) -> None:
         self.engine.dispose()

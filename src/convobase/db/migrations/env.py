@@ -45,7 +45,7 @@ elif isinstance(given, Engine):
     with given.begin() as connection:
         run_online(connection)
 else:
-    engine = create_database_engine(Settings())
+    engine = create_database_engine(Settings(), as_owner=True)
     try:
         with engine.begin() as connection:
             run_online(connection)

@@ -1,0 +1,72 @@
+"""Bearer tokens: HS256 JWTs compatible with Supabase access tokens."""
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import jwt
+
+from convobase.core.errors import Unauthorized
+from convobase.core.principal import Principal, Role
+from convobase.core.time import utc_now
+
+ALGORITHM = "HS256"
+
+
+class InvalidToken(Unauthorized):
+    """The bearer token is missing, malformed, badly signed or expired."""
+
+
+def mint_token(
+    secret: str,
+    *,
+    sub: str,
+    role: Role,
+    ttl: timedelta,
+    email: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    """Sign a token for `sub` with `role`, valid for `ttl`."""
+    now = utc_now()
+    claims: dict[str, Any] = {
+        "sub": sub,
+        "role": role.value,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+        **(extra or {}),
+    }
+    if email is not None:
+        claims["email"] = email
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def principal_from_token(token: str, secret: str) -> Principal:
+    """Verify a token and return who it speaks for; raise InvalidToken otherwise."""
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            # Supabase sets aud="authenticated"; the signature is what we trust.
+            options={"require": ["exp", "sub"], "verify_aud": False},
+        )
+    except jwt.ExpiredSignatureError as error:
+        raise InvalidToken("The bearer token has expired.") from error
+    except jwt.InvalidTokenError as error:
+        raise InvalidToken from error
+    try:
+        role = Role(claims.get("role", Role.AUTHENTICATED.value))
+    except ValueError as error:
+        raise InvalidToken(f"The token's role {claims.get('role')!r} is not accepted.") from error
+    subject = _uuid(claims["sub"])
+    if role is Role.GUEST:
+        return Principal.guest(str(subject))
+    email = claims.get("email") if isinstance(claims.get("email"), str) else None
+    return Principal(role=role, user_id=subject, email=email or None)
+
+
+def _uuid(value: object) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as error:
+        raise InvalidToken("The token's subject is not a UUID.") from error
