@@ -39,7 +39,7 @@ def main(argv: list[str]) -> int:
         return 0
     ensure_environment()
     if command == "serve":
-        return run(["convobase", "demo", *rest])
+        return run(["convobase", "serve", *rest])
     if command == "test":
         for check in CHECKS:
             if code := run(check):

@@ -5,10 +5,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy.orm import Session
 
+from convobase.app import create_app
+from convobase.config import Settings
 from convobase.core.principal import Principal
+from convobase.db.session import Database
 from tests import factories
+from tests.api import JWT_SECRET, Api
 from tests.databases import (
     LiveDatabase,
     TemplateDatabase,
@@ -84,6 +91,31 @@ def committing_database(template_database: TemplateDatabase) -> Iterator[LiveDat
     """A database of the test's own, for tests whose transactions must really commit."""
     with template_database.clone() as database:
         yield database
+
+
+@pytest.fixture(scope="session")
+def api_database(template_database: TemplateDatabase) -> Iterator[LiveDatabase]:
+    """The database HTTP tests commit to; each test makes users of its own."""
+    with template_database.clone() as database:
+        yield database
+
+
+@pytest.fixture(scope="session")
+def app_settings(api_database: LiveDatabase) -> Settings:
+    return api_database.settings.model_copy(update={"jwt_secret": SecretStr(JWT_SECRET)})
+
+
+@pytest.fixture(scope="session")
+def app(app_settings: Settings) -> Iterator[FastAPI]:
+    # The app's own engine: on PostgreSQL it acts as convobase_app, under row level security.
+    database = Database.from_settings(app_settings)
+    yield create_app(app_settings, database=database)
+    database.dispose()
+
+
+@pytest.fixture
+def api(app: FastAPI) -> Api:
+    return Api(TestClient(app, raise_server_exceptions=False))
 
 
 @pytest.fixture

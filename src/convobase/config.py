@@ -1,5 +1,7 @@
 """Settings, read from CONVOBASE_* environment variables."""
 
+import os
+import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -77,3 +79,31 @@ def normalize_database_url(raw: str) -> URL:
     if backend == "sqlite":
         return url.set(drivername="sqlite+pysqlite")
     raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+
+
+class ConfigurationError(RuntimeError):
+    """The settings cannot work as given."""
+
+
+def resolve_jwt_secret(settings: Settings) -> str:
+    """The token signing secret: the configured one, or with SQLite a random one kept in
+    a file beside the database so that tokens survive restarts."""
+    if settings.jwt_secret is not None:
+        secret = settings.jwt_secret.get_secret_value()
+        if len(secret) < 32:
+            raise ConfigurationError("CONVOBASE_JWT_SECRET must be at least 32 characters.")
+        return secret
+    if settings.sqlite_path is None:
+        raise ConfigurationError("Set CONVOBASE_JWT_SECRET: it is required with PostgreSQL.")
+    path = settings.sqlite_path.with_name(f"{settings.sqlite_path.name}.secret")
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: two processes starting at once agree on the first one's secret.
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(descriptor, "w") as file:
+                file.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()

@@ -2,7 +2,7 @@
 
 import typer
 
-from convobase.cli import db, demo
+from convobase.cli import db, demo, server
 
 app = typer.Typer(
     name="convobase",
@@ -12,6 +12,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db.app, name="db")
+app.command()(server.serve)
+app.command()(server.token)
+app.command()(server.seed)
 app.command()(demo.demo)
 
 

@@ -1,4 +1,4 @@
-from convobase.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from convobase.core.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 
 
 class ConversationNotFound(NotFound):
@@ -27,3 +27,21 @@ class GuestLimitReached(Forbidden):
     """This guest session has used all its messages: sign up to keep the conversation."""
 
     code = "guest_limit_reached"
+
+
+class GuestSessionClosed(Unauthorized):
+    """This guest session has been claimed by an account or no longer exists."""
+
+    code = "guest_session_closed"
+
+
+class GuestSessionAlreadyClaimed(Conflict):
+    """This guest session has already been claimed."""
+
+    code = "guest_session_claimed"
+
+
+class InvalidGuestToken(ValidationFailed):
+    """guest_token is not a valid, unexpired guest token of this service."""
+
+    code = "invalid_guest_token"

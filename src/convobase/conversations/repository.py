@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from convobase.conversations.models import Conversation, Message
 from convobase.core.principal import Principal
+from convobase.db import identity
 
 
 def _owner_clause(principal: Principal) -> ColumnElement[bool]:
@@ -156,3 +157,41 @@ def count_guest_message(session: Session, conversation_id: uuid.UUID, limit: int
 def delete(session: Session, conversation: Conversation) -> None:
     session.delete(conversation)
     session.flush()
+
+
+def act_as(session: Session, principal: Principal) -> None:
+    """Switch the transaction's row-level identity (PostgreSQL) to `principal`."""
+    identity.act_as(session, principal)
+
+
+def get_open_guest_conversation(session: Session, session_id: str) -> Conversation | None:
+    statement = select(Conversation).where(
+        Conversation.session_id == session_id, Conversation.is_guest_session
+    )
+    return session.scalars(statement).one_or_none()
+
+
+def claim_guest_conversation(
+    session: Session, session_id: str, user_id: uuid.UUID
+) -> Conversation | None:
+    """Give an open guest conversation and its messages to `user_id`; None if it is not
+    open (claimed already, or gone). Parallel claims queue on the row lock."""
+    conversation = session.scalars(
+        select(Conversation)
+        .where(Conversation.session_id == session_id, Conversation.is_guest_session)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if conversation is None:
+        return None
+    # Messages first: their row policy recognises them through the guest conversation.
+    session.execute(
+        update(Message)
+        .where(Message.conversation_id == conversation.id)
+        .values(user_id=user_id)
+        .execution_options(synchronize_session=False)
+    )
+    conversation.user_id = user_id
+    conversation.is_guest_session = False
+    session.flush()
+    return conversation

@@ -87,3 +87,44 @@ class MessageRead(BaseModel):
     metadata: dict[str, Any] = Field(validation_alias="message_metadata")
     client_message_id: str | None
     created_at: datetime
+
+
+class Safety(BaseModel):
+    """The result of screening a user message for crisis signals."""
+
+    flagged: bool = False
+
+
+class MessageAppended(BaseModel):
+    message: MessageRead
+    safety: Safety
+
+
+class GuestSessionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    persona_id: uuid.UUID
+
+
+class GuestSessionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    session_id: str
+    conversation_id: uuid.UUID
+    message_count: int
+    message_limit: int
+    messages_remaining: int
+
+
+class GuestSessionCreated(BaseModel):
+    session_id: str
+    token: str = Field(description="Bearer token (role guest) reaching only this session.")
+    conversation_id: uuid.UUID
+    message_limit: int
+    messages_remaining: int
+
+
+class GuestSessionClaim(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    guest_token: str = Field(min_length=1, max_length=4096)

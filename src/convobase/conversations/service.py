@@ -14,10 +14,13 @@ from convobase.conversations.errors import (
     ConversationEnded,
     ConversationNotFound,
     GuestLimitReached,
+    GuestSessionAlreadyClaimed,
+    GuestSessionClosed,
 )
-from convobase.conversations.models import Conversation, Message, MessageRole
+from convobase.conversations.models import Conversation, ConversationKind, Message, MessageRole
 from convobase.conversations.schemas import (
     DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
     ConversationCreate,
     ConversationUpdate,
     MessageCreate,
@@ -223,6 +226,125 @@ def list_messages(
     more = len(older) > limit
     items = older[1:] if more else older
     return Page(items, encode_cursor("before", items[0].seq) if more else None)
+
+
+@dataclass(frozen=True, slots=True)
+class GuestSessionStatus:
+    session_id: str
+    conversation_id: uuid.UUID
+    message_count: int
+    message_limit: int
+
+    @property
+    def messages_remaining(self) -> int:
+        return max(self.message_limit - self.message_count, 0)
+
+
+def start_guest_session(
+    session: Session, *, persona_id: uuid.UUID, limits: MessageLimits = MessageLimits()
+) -> GuestSessionStatus:
+    """Open a guest session: one conversation with a persona, no account needed."""
+    guest = Principal.guest(str(new_id()))
+    repository.act_as(session, guest)
+    persona_service.get_active_persona(session, guest, persona_id)
+    now = utc_now()
+    conversation = Conversation(
+        id=new_id(),
+        persona_id=persona_id,
+        session_id=guest.guest_session_id,
+        is_guest_session=True,
+        guest_message_count=0,
+        kind=ConversationKind.CHAT.value,
+        context_data={},
+        started_at=now,
+        last_message_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    repository.add(session, conversation)
+    return _guest_status(conversation, limits)
+
+
+def require_open_guest_session(session: Session, principal: Principal) -> Conversation:
+    """Return a guest's conversation, or raise GuestSessionClosed once it was claimed."""
+    if principal.guest_session_id is None:
+        raise GuestSessionClosed
+    conversation = repository.get_open_guest_conversation(session, principal.guest_session_id)
+    if conversation is None:
+        raise GuestSessionClosed
+    return conversation
+
+
+def guest_session_status(
+    session: Session, principal: Principal, *, limits: MessageLimits = MessageLimits()
+) -> GuestSessionStatus:
+    """How many messages a guest has sent, and how many remain."""
+    return _guest_status(require_open_guest_session(session, principal), limits)
+
+
+def claim_guest_session(
+    session: Session, principal: Principal, *, guest: Principal
+) -> Conversation:
+    """Move a guest's conversation, with all its messages, to the signed-in user.
+
+    The guest's token stops working; a second claim is refused.
+    """
+    if principal.user_id is None or principal.is_guest:
+        raise Forbidden("Sign in to claim a guest session.")
+    if guest.guest_session_id is None:
+        raise GuestSessionClosed
+    # The claimer has shown the guest's token, so for this transaction they act as both.
+    repository.act_as(
+        session,
+        Principal(
+            role=principal.role,
+            user_id=principal.user_id,
+            email=principal.email,
+            guest_session_id=guest.guest_session_id,
+        ),
+    )
+    conversation = repository.claim_guest_conversation(
+        session, guest.guest_session_id, principal.user_id
+    )
+    repository.act_as(session, principal)
+    if conversation is None:
+        raise GuestSessionAlreadyClaimed
+    return conversation
+
+
+def _guest_status(conversation: Conversation, limits: MessageLimits) -> GuestSessionStatus:
+    assert conversation.session_id is not None
+    return GuestSessionStatus(
+        session_id=conversation.session_id,
+        conversation_id=conversation.id,
+        message_count=conversation.guest_message_count,
+        message_limit=limits.guest_message_limit,
+    )
+
+
+def all_conversations(session: Session, principal: Principal) -> list[Conversation]:
+    """Every conversation the caller owns, most recent activity first."""
+    conversations: list[Conversation] = []
+    cursor = None
+    while True:
+        page = list_conversations(session, principal, cursor=cursor, limit=MAX_PAGE_SIZE)
+        conversations += page.items
+        if (cursor := page.next_cursor) is None:
+            return conversations
+
+
+def all_messages(
+    session: Session, principal: Principal, conversation_id: uuid.UUID
+) -> list[Message]:
+    """Every message of a conversation, in seq order."""
+    messages: list[Message] = []
+    after = 0
+    while True:
+        page = list_messages(session, principal, conversation_id, after=after, limit=MAX_PAGE_SIZE)
+        messages += page.items
+        if page.next_cursor is None:
+            return messages
+        after = messages[-1].seq
 
 
 def _parse_time(value: str) -> datetime:

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from pydantic import BaseModel
+
 from convobase.core.errors import ValidationFailed
 
 
@@ -46,3 +48,11 @@ def decode_cursor(cursor: str, *types: type[Any]) -> tuple[Any, ...]:
     ):
         raise InvalidCursor
     return tuple(key)
+
+
+class PageRead(BaseModel, Generic[T]):
+    """A page of a list. Pass `next_cursor` back as `?cursor=` for the next page;
+    null means this is the last page."""
+
+    items: list[T]
+    next_cursor: str | None

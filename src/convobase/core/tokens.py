@@ -1,6 +1,7 @@
 """Bearer tokens: HS256 JWTs compatible with Supabase access tokens."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -70,3 +71,22 @@ def _uuid(value: object) -> uuid.UUID:
         return uuid.UUID(str(value))
     except ValueError as error:
         raise InvalidToken("The token's subject is not a UUID.") from error
+
+
+@dataclass(frozen=True, slots=True)
+class TokenAuthority:
+    """Signs and verifies the service's bearer tokens with one secret."""
+
+    secret: str
+    guest_ttl: timedelta
+
+    def verify(self, token: str) -> Principal:
+        """The principal a token speaks for; raise InvalidToken if it is not valid."""
+        return principal_from_token(token, self.secret)
+
+    def mint(self, sub: uuid.UUID, role: Role, *, ttl: timedelta, email: str | None = None) -> str:
+        return mint_token(self.secret, sub=str(sub), role=role, ttl=ttl, email=email)
+
+    def mint_guest(self, session_id: str) -> str:
+        """A token that reaches only the guest session `session_id`."""
+        return mint_token(self.secret, sub=session_id, role=Role.GUEST, ttl=self.guest_ttl)

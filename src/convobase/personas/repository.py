@@ -1,4 +1,5 @@
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -6,15 +7,36 @@ from sqlalchemy.orm import Session
 from convobase.personas.models import Persona
 
 
-def get_active(session: Session, persona_id: uuid.UUID) -> Persona | None:
-    return session.scalar(select(Persona).where(Persona.id == persona_id, Persona.is_active))
+def get(session: Session, persona_id: uuid.UUID, *, active_only: bool) -> Persona | None:
+    statement = select(Persona).where(Persona.id == persona_id)
+    if active_only:
+        statement = statement.where(Persona.is_active)
+    return session.scalar(statement)
+
+
+def list_active(
+    session: Session,
+    *,
+    specialization: str | None,
+    skill_level: str | None,
+    after_name: str | None,
+    limit: int,
+) -> Sequence[Persona]:
+    statement = select(Persona).where(Persona.is_active)
+    if specialization is not None:
+        statement = statement.where(Persona.specialization == specialization)
+    if skill_level is not None:
+        statement = statement.where(Persona.skill_level == skill_level)
+    if after_name is not None:
+        statement = statement.where(Persona.name > after_name)
+    return session.scalars(statement.order_by(Persona.name).limit(limit)).all()
+
+
+def name_exists(session: Session, name: str) -> bool:
+    return session.scalar(select(Persona.id).where(Persona.name == name)) is not None
 
 
 def add(session: Session, persona: Persona) -> Persona:
     session.add(persona)
     session.flush()
     return persona
-
-
-def name_exists(session: Session, name: str) -> bool:
-    return session.scalar(select(Persona.id).where(Persona.name == name)) is not None

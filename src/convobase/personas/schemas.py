@@ -69,3 +69,20 @@ class PersonaRead(BaseModel):
     is_active: bool
     created_at: datetime
     updated_at: datetime
+
+
+class PersonaUpdate(BaseModel):
+    """Fields to replace; omitted fields stay as they are. `is_active: true` brings a
+    deactivated persona back."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: Name | None = None
+    personality_config: PersonalityConfig | None = None
+    avatar_url: Text | None = Field(default=None, max_length=500)
+    specialization: Text | None = Field(default=None, min_length=1, max_length=100)
+    description: Text | None = Field(default=None, max_length=2000)
+    backstory: Text | None = Field(default=None, max_length=8000)
+    skill_level: SkillLevel | None = None
+    conversation_style: ConversationStyle | None = None
+    is_active: bool | None = None

@@ -28,3 +28,8 @@ def insert_if_missing(session: Session, user_id: uuid.UUID, email: str | None) -
         .on_conflict_do_nothing(index_elements=[User.id])
     )
     session.execute(statement)
+
+
+def delete(session: Session, user: User) -> None:
+    session.delete(user)
+    session.flush()

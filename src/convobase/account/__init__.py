@@ -1,0 +1,1 @@
+"""A user's whole account across domains: export."""

@@ -1,0 +1,18 @@
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from convobase.conversations.schemas import ConversationRead, MessageRead
+from convobase.users.schemas import UserRead
+
+
+class ConversationExport(ConversationRead):
+    messages: list[MessageRead]
+
+
+class AccountExport(BaseModel):
+    """Everything convobase stores about one user."""
+
+    exported_at: datetime
+    user: UserRead
+    conversations: list[ConversationExport]

@@ -1,0 +1,29 @@
+from sqlalchemy.orm import Session
+
+from convobase.account.schemas import AccountExport, ConversationExport
+from convobase.conversations import service as conversation_service
+from convobase.conversations.schemas import ConversationRead, MessageRead
+from convobase.core.principal import Principal
+from convobase.core.time import utc_now
+from convobase.users import service as user_service
+from convobase.users.schemas import UserRead
+
+
+def export_account(session: Session, principal: Principal) -> AccountExport:
+    """Everything the caller owns, as one document."""
+    user = user_service.ensure_user(session, principal)
+    conversations = [
+        ConversationExport(
+            **ConversationRead.model_validate(conversation).model_dump(),
+            messages=[
+                MessageRead.model_validate(message)
+                for message in conversation_service.all_messages(
+                    session, principal, conversation.id
+                )
+            ],
+        )
+        for conversation in conversation_service.all_conversations(session, principal)
+    ]
+    return AccountExport(
+        exported_at=utc_now(), user=UserRead.model_validate(user), conversations=conversations
+    )

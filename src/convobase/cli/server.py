@@ -1,0 +1,97 @@
+"""`convobase serve`, `convobase token`, `convobase seed`."""
+
+import re
+import uuid
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from convobase.config import Settings, resolve_jwt_secret
+from convobase.core.principal import Principal, Role
+from convobase.core.tokens import mint_token
+from convobase.db import migrate
+from convobase.db.session import Database
+from convobase.personas.demo import seed_demo_personas
+
+DEV_USER_ID = uuid.UUID("00000000-0000-4000-8000-000000000001")
+DEV_STAFF_ID = uuid.UUID("00000000-0000-4000-8000-00000000000a")
+DEV_TOKEN_TTL = timedelta(days=1)
+_DURATION = re.compile(r"(\d+)([smhd])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    seed: Annotated[bool, typer.Option(help="Create the demo personas if missing.")] = True,
+) -> None:
+    """Migrate the database, seed demo personas, print tokens and serve the API."""
+    settings = Settings()
+    result = migrate.upgrade(settings)
+    if result.backup is not None:
+        typer.echo(f"Backed up the database to {result.backup}", err=True)
+    if seed:
+        _seed(settings)
+    secret = resolve_jwt_secret(settings)
+    base = f"http://{host}:{port}"
+    typer.echo(
+        f"convobase on {base}  (database {settings.url.render_as_string()}, schema {result.after})\n"
+        f"  API docs:    {base}/docs\n"
+        f"  user token:  {_token(secret, DEV_USER_ID, Role.AUTHENTICATED, DEV_TOKEN_TTL)}\n"
+        f"  staff token: {_token(secret, DEV_STAFF_ID, Role.SERVICE_ROLE, DEV_TOKEN_TTL)}\n"
+        f"  (development tokens, valid for a day; mint others with `convobase token`)"
+    )
+    uvicorn.run(
+        "convobase.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+def token(
+    sub: Annotated[uuid.UUID, typer.Option(help="The user's id (a UUID).")],
+    role: Annotated[Role, typer.Option(help="The token's role.")] = Role.AUTHENTICATED,
+    email: Annotated[str | None, typer.Option(help="Optional email claim.")] = None,
+    ttl: Annotated[str, typer.Option(help="Lifetime: 90s, 30m, 1h, 7d.")] = "1h",
+) -> None:
+    """Print a signed bearer token, and nothing else."""
+    secret = resolve_jwt_secret(Settings())
+    typer.echo(_token(secret, sub, role, _duration(ttl), email))
+
+
+def seed() -> None:
+    """Create the demo personas if they are missing (migrates first)."""
+    settings = Settings()
+    migrate.upgrade(settings)
+    created = _seed(settings)
+    typer.echo(f"Created {created} demo personas." if created else "Demo personas present.")
+
+
+def _seed(settings: Settings) -> int:
+    staff = Principal.staff(DEV_STAFF_ID)
+    database = Database.from_settings(settings)
+    try:
+        with database.transaction(staff) as session:
+            return len(seed_demo_personas(session, staff))
+    finally:
+        database.dispose()
+
+
+def _token(
+    secret: str, sub: uuid.UUID, role: Role, ttl: timedelta, email: str | None = None
+) -> str:
+    return mint_token(secret, sub=str(sub), role=role, ttl=ttl, email=email)
+
+
+def _duration(text: str) -> timedelta:
+    match = _DURATION.fullmatch(text.strip())
+    if match is None:
+        raise typer.BadParameter("use a number and a unit: 90s, 30m, 1h, 7d", param_hint="--ttl")
+    amount, unit = match.groups()
+    return timedelta(**{_UNITS[unit]: int(amount)})
