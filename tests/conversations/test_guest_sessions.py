@@ -64,7 +64,8 @@ def test_guest_limit_holds_under_thirty_parallel_requests(api: Api) -> None:
     def send(n: int) -> int:
         go.wait()
         body = {"role": "user", "content": f"parallel {n}"}
-        return api.client.post(url, json=body, headers=guest).status_code
+        status: int = api.client.post(url, json=body, headers=guest).status_code
+        return status
 
     with ThreadPoolExecutor(max_workers=30) as pool:
         statuses = list(pool.map(send, range(30)))

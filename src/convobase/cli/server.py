@@ -38,7 +38,8 @@ def serve(
     secret = resolve_jwt_secret(settings)
     base = f"http://{host}:{port}"
     typer.echo(
-        f"convobase on {base}  (database {settings.url.render_as_string()}, schema {result.after})\n"
+        f"convobase on {base}\n"
+        f"  database:    {settings.url.render_as_string()} (schema {result.after})\n"
         f"  API docs:    {base}/docs\n"
         f"  user token:  {_token(secret, DEV_USER_ID, Role.AUTHENTICATED, DEV_TOKEN_TTL)}\n"
         f"  staff token: {_token(secret, DEV_STAFF_ID, Role.SERVICE_ROLE, DEV_TOKEN_TTL)}\n"

@@ -44,7 +44,7 @@ class ConversationUpdate(BaseModel):
 
 
 class ConversationRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True)
 
     id: uuid.UUID
     user_id: uuid.UUID | None
@@ -77,7 +77,7 @@ class MessageCreate(BaseModel):
 
 
 class MessageRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True)
 
     id: uuid.UUID
     conversation_id: uuid.UUID

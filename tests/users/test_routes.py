@@ -1,0 +1,78 @@
+import uuid
+
+from tests.api import Api, bearer, token_for
+
+
+def test_first_request_creates_the_user(api: Api) -> None:
+    user_id = uuid.uuid4()
+    me = bearer(token_for(user_id, email="maria@example.com"))
+
+    profile = api.client.get("/v1/me", headers=me)
+
+    assert profile.status_code == 200
+    assert profile.json()["id"] == str(user_id)
+    assert profile.json()["email"] == "maria@example.com"
+    assert profile.json()["stage"] == 1
+
+
+def test_user_updates_goals_profile_and_preferences(api: Api) -> None:
+    me = api.new_user()
+
+    updated = api.client.patch(
+        "/v1/me",
+        json={
+            "goals": ["order coffee", "small talk"],
+            "profile": {"name": "María", "native": "English"},
+            "preferences": {"voice": False},
+        },
+        headers=me,
+    )
+    again = api.client.get("/v1/me", headers=me).json()
+
+    assert updated.status_code == 200
+    assert again["goals"] == ["order coffee", "small talk"]
+    assert again["profile"] == {"name": "María", "native": "English"}
+    assert again["preferences"] == {"voice": False}
+
+
+def test_user_cannot_set_fields_that_are_not_theirs_to_set(api: Api) -> None:
+    response = api.client.patch("/v1/me", json={"stage": 3}, headers=api.new_user())
+
+    assert response.status_code == 422
+
+
+def test_deleting_the_account_removes_everything_it_owns(api: Api) -> None:
+    me = api.new_user()
+    conversation = api.conversation(me)
+    api.say(me, conversation["id"])
+    guest = api.guest_session()
+    api.client.post("/v1/guest-sessions/claim", json={"guest_token": guest["token"]}, headers=me)
+
+    deleted = api.client.delete("/v1/me", headers=me)
+    staff_view = api.client.get(f"/v1/conversations/{conversation['id']}", headers=api.staff)
+    claimed_view = api.client.get(
+        f"/v1/conversations/{guest['conversation_id']}", headers=api.staff
+    )
+
+    assert deleted.status_code == 204
+    assert staff_view.status_code == 404
+    assert claimed_view.status_code == 404
+
+
+def test_export_holds_the_users_conversations_and_messages(api: Api) -> None:
+    me = api.new_user()
+    first = api.conversation(me, title="Primera")
+    api.say(me, first["id"], "Hola")
+    api.say(me, first["id"], "¡Hola! ¿Qué tal?", role="assistant")
+    api.conversation(me, title="Segunda")
+    api.conversation(api.new_user(), title="Not mine")
+
+    export = api.client.get("/v1/me/export", headers=me).json()
+
+    assert export["user"]["id"] == api.client.get("/v1/me", headers=me).json()["id"]
+    assert sorted(conversation["title"] for conversation in export["conversations"]) == [
+        "Primera",
+        "Segunda",
+    ]
+    messages = {c["title"]: c["messages"] for c in export["conversations"]}
+    assert [m["content"] for m in messages["Primera"]] == ["Hola", "¡Hola! ¿Qué tal?"]
