@@ -1,4 +1,4 @@
-"""Every route × every kind of caller → the status it must answer.
+"""Every route, for every kind of caller: the status it must answer.
 
 The routes come from the application itself: a new route without a row here fails
 `test_every_route_has_a_row`, so nobody can add one without deciding who may call it.

@@ -91,20 +91,17 @@ def test_another_user_changes_nothing_even_without_the_owner_filter(
         )
         deleted = session.execute(text("DELETE FROM messages"))
         assert (renamed.rowcount, deleted.rowcount) == (0, 0)  # type: ignore[attr-defined]
+    forged = Message(
+        id=new_id(),
+        conversation_id=conversation_id,
+        user_id=owner.user_id,
+        seq=99,
+        role="user",
+        content="forged",
+        created_at=utc_now(),
+    )
     with pytest.raises(DBAPIError, match="row-level security"):
-        with app_database.transaction(stranger) as session:
-            session.add(
-                Message(
-                    id=new_id(),
-                    conversation_id=conversation_id,
-                    user_id=owner.user_id,
-                    seq=99,
-                    role="user",
-                    content="forged",
-                    created_at=utc_now(),
-                )
-            )
-            session.flush()
+        _store(app_database, stranger, forged)
     with app_database.transaction(owner) as session:
         conversation = session.get(Conversation, conversation_id)
         count = session.scalar(select(func.count()).select_from(Message))
@@ -145,3 +142,8 @@ def test_staff_policy_sees_every_conversation(
 
     with app_database.transaction(Principal.staff()) as session:
         assert session.get(Conversation, conversation_id) is not None
+
+
+def _store(database: Database, principal: Principal, message: Message) -> None:
+    with database.transaction(principal) as session:
+        session.add(message)
