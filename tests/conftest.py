@@ -137,3 +137,29 @@ def staff() -> Principal:
 def tmp_workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many tests ran on each database, so a skipped backend cannot go unseen."""
+    tally = {backend: {"passed": 0, "failed": 0, "skipped": 0} for backend in BACKENDS}
+    for outcome in ("passed", "failed", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            backend = _backend_of(getattr(report, "nodeid", ""))
+            if backend is not None:
+                tally[backend][outcome] += 1
+    terminalreporter.write_line(
+        "per database: "
+        + "; ".join(
+            f"{backend} {counts['passed']} passed, {counts['failed']} failed, "
+            f"{counts['skipped']} skipped"
+            for backend, counts in tally.items()
+        )
+    )
+
+
+def _backend_of(nodeid: str) -> str | None:
+    """The backend in a test id such as `test_x[postgresql-params0]`, if any."""
+    if not nodeid.endswith("]"):
+        return None
+    parameters = nodeid.rsplit("[", 1)[1][:-1].split("-")
+    return next((backend for backend in BACKENDS if backend in parameters), None)
