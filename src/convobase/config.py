@@ -2,7 +2,6 @@
 
 import os
 import secrets
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -49,7 +48,7 @@ class Settings(BaseSettings):
     guest_message_limit: int = Field(default=10, ge=1)
     max_content_bytes: int = Field(default=32 * 1024, ge=1)
 
-    @cached_property
+    @property
     def url(self) -> URL:
         """The database URL with the driver convobase uses filled in."""
         return normalize_database_url(self.database_url)

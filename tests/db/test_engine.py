@@ -129,3 +129,12 @@ def test_orm_updates_refresh_updated_at(session: Session, user: Principal) -> No
     session.flush()
 
     assert conversation.updated_at > long_ago
+
+
+def test_a_copied_setting_points_at_its_own_database() -> None:
+    original = Settings(database_url="sqlite:///one.db")
+    assert original.url.database == "one.db"
+
+    copy = original.model_copy(update={"database_url": "sqlite:///two.db"})
+
+    assert copy.url.database == "two.db"

@@ -32,12 +32,12 @@ from convobase.core.problems import problem_responses
 from convobase.core.tokens import TokenAuthority
 
 
-def _limits(request: Request) -> MessageLimits:
+async def _limits(request: Request) -> MessageLimits:
     limits: MessageLimits = request.app.state.message_limits
     return limits
 
 
-def _tokens(request: Request) -> TokenAuthority:
+async def _tokens(request: Request) -> TokenAuthority:
     tokens: TokenAuthority = request.app.state.tokens
     return tokens
 
