@@ -112,15 +112,21 @@ def migrated_template(backend: str, workdir: Path) -> Iterator[TemplateDatabase]
         _checkpoint_sqlite(path)
         yield TemplateDatabase(backend, settings)
         return
+    with empty_postgres_database("convobase_test") as settings:
+        migrate.upgrade(settings)
+        yield TemplateDatabase(backend, settings)
+
+
+@contextmanager
+def empty_postgres_database(prefix: str) -> Iterator[Settings]:
+    """A new, empty PostgreSQL database for the block, dropped afterwards."""
     admin_url = postgres_admin_url()
-    name = f"convobase_test_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with closing(admin_connection(admin_url)) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = admin_url.set(drivername="postgresql", database=name)
-    settings = Settings(database_url=url.render_as_string(False), backup_before_migrate=False)
     try:
-        migrate.upgrade(settings)
-        yield TemplateDatabase(backend, settings)
+        yield Settings(database_url=url.render_as_string(False), backup_before_migrate=False)
     finally:
         _drop_postgres_database(name)
 

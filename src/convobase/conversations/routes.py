@@ -27,7 +27,7 @@ from convobase.core.deps import (
     UserPrincipal,
 )
 from convobase.core.errors import Unauthorized
-from convobase.core.pagination import PageRead
+from convobase.core.pagination import PageRead, page_read
 from convobase.core.problems import problem_responses
 from convobase.core.tokens import TokenAuthority
 
@@ -73,10 +73,7 @@ def list_conversations(
 ) -> PageRead[ConversationRead]:
     """Your conversations, most recent activity first."""
     page = service.list_conversations(session, principal, cursor=cursor, limit=limit)
-    return PageRead(
-        items=[ConversationRead.model_validate(item) for item in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return page_read(page, ConversationRead)
 
 
 @conversations.get("/{conversation_id}")
@@ -153,10 +150,7 @@ def list_messages(
         cursor=cursor,
         limit=limit,
     )
-    return PageRead(
-        items=[MessageRead.model_validate(item) for item in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return page_read(page, MessageRead)
 
 
 @guest_sessions.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(404, 422))

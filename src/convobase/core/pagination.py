@@ -56,3 +56,14 @@ class PageRead(BaseModel, Generic[T]):
 
     items: list[T]
     next_cursor: str | None
+
+
+Schema = TypeVar("Schema", bound=BaseModel)
+
+
+def page_read(page: Page[Any], schema: type[Schema]) -> PageRead[Schema]:
+    """Shape a page of rows as the API answers it, each row read through `schema`."""
+    return PageRead[schema](  # type: ignore[valid-type]
+        items=[schema.model_validate(item) for item in page.items],
+        next_cursor=page.next_cursor,
+    )

@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from convobase.core.deps import AnyoneDep, SessionDep, StaffPrincipal
-from convobase.core.pagination import PageRead
+from convobase.core.pagination import PageRead, page_read
 from convobase.core.problems import problem_responses
 from convobase.personas import service
 from convobase.personas.schemas import PersonaCreate, PersonaRead, PersonaUpdate, SkillLevel
@@ -31,10 +31,7 @@ def list_personas(
         cursor=cursor,
         limit=limit,
     )
-    return PageRead(
-        items=[PersonaRead.model_validate(persona) for persona in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return page_read(page, PersonaRead)
 
 
 @router.get("/{persona_id}", responses=problem_responses(404))
