@@ -6,7 +6,8 @@ import uuid
 from sqlalchemy.orm import Session
 
 from convobase.conversations import service as conversation_service
-from convobase.conversations.models import Conversation, Message, MessageRole
+from convobase.conversations.models import Conversation, MessageRole
+from convobase.conversations.repository import StoredMessage
 from convobase.conversations.schemas import ConversationCreate, MessageCreate
 from convobase.core.principal import Principal
 from convobase.personas import service as persona_service
@@ -51,7 +52,7 @@ def message(
     *,
     role: MessageRole = MessageRole.USER,
     client_message_id: str | None = None,
-) -> Message:
+) -> StoredMessage:
     data = MessageCreate(role=role, content=content, client_message_id=client_message_id)
     return conversation_service.append_message(
         session, principal, conversation.id, data=data
@@ -60,5 +61,5 @@ def message(
 
 def messages(
     session: Session, principal: Principal, conversation: Conversation, count: int
-) -> list[Message]:
+) -> list[StoredMessage]:
     return [message(session, principal, conversation, f"message {n}") for n in range(count)]

@@ -2,6 +2,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from convobase.conversations import service
@@ -11,7 +12,7 @@ from convobase.conversations.errors import (
     ConversationEnded,
     ConversationNotFound,
 )
-from convobase.conversations.models import MessageRole
+from convobase.conversations.models import Message, MessageRole
 from convobase.conversations.schemas import ConversationUpdate, MessageCreate
 from convobase.conversations.service import MessageLimits
 from convobase.core.errors import ValidationFailed
@@ -63,7 +64,7 @@ def test_append_moves_last_message_at_forward(session: Session, user: Principal)
     assert refreshed.last_message_at >= started
 
 
-def test_message_keeps_role_content_and_metadata(session: Session, user: Principal) -> None:
+def test_message_reads_back_as_it_was_stored(session: Session, user: Principal) -> None:
     conversation = factories.conversation(session, user)
     data = MessageCreate(
         role=MessageRole.ASSISTANT, content="¿Qué tal?", metadata={"model": "tutor-1", "n": [1]}
@@ -76,7 +77,7 @@ def test_message_keeps_role_content_and_metadata(session: Session, user: Princip
     (message,) = page.items
     assert (message.role, message.content) == ("assistant", "¿Qué tal?")
     assert message.message_metadata == {"model": "tutor-1", "n": [1]}
-    assert message.user_id == user.user_id
+    assert message == appended.message
 
 
 @pytest.mark.parametrize(
@@ -322,3 +323,12 @@ def test_staff_can_read_any_conversation(
 
     assert service.get_conversation(session, staff, conversation.id).id == conversation.id
     assert len(service.list_messages(session, staff, conversation.id).items) == 1
+
+
+def test_messages_belong_to_the_conversations_owner(session: Session, user: Principal) -> None:
+    conversation = factories.conversation(session, user)
+    message = factories.message(session, user, conversation)
+
+    owner = session.scalar(select(Message.user_id).where(Message.id == message.id))
+
+    assert owner == user.user_id

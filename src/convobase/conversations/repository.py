@@ -1,19 +1,109 @@
-"""All SQL of conversations and messages. Every conversation query starts from
-`_visible_to`, so owner scoping cannot be left out."""
+"""All SQL of conversations and messages.
+
+Owner scoping goes through one helper, `_owned`: every statement that reads or locks
+a conversation on a caller's behalf gets its filter from there, so it cannot be left
+out. The statements of the message hot path (append, read a page) are built once per
+kind of caller and run as Core on the session's connection, with the caller in bind
+parameters: building and running them through the ORM would cost several times the
+database's own work (docs/performance.md).
+"""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from enum import Enum
+from functools import cache
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from convobase.conversations.models import Conversation, Message
 from convobase.core.principal import Principal
 from convobase.db import identity
+from convobase.db.base import UTCDateTime
+
+conversations = cast(Table, Conversation.__table__)
+messages = cast(Table, Message.__table__)
 
 
-def _owner_clause(principal: Principal) -> ColumnElement[bool]:
+class StoredMessage(NamedTuple):
+    """A message as it is read back: what the API shows of it."""
+
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    seq: int
+    role: str
+    content: str
+    message_metadata: dict[str, Any]
+    client_message_id: str | None
+    created_at: datetime
+
+
+class AppendTarget(NamedTuple):
+    """What an append needs to know of the conversation it has locked."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID | None
+    is_active: bool
+    is_guest_session: bool
+
+
+MESSAGE_COLUMNS = (
+    messages.c.id,
+    messages.c.conversation_id,
+    messages.c.seq,
+    messages.c.role,
+    messages.c.content,
+    messages.c.metadata,
+    messages.c.client_message_id,
+    messages.c.created_at,
+)
+
+
+# --- owner scoping -----------------------------------------------------------------
+
+
+class _Caller(Enum):
+    USER = "user"
+    GUEST = "guest"
+    STAFF = "staff"
+
+
+def _caller(principal: Principal) -> _Caller:
+    if principal.is_staff:
+        return _Caller.STAFF
+    return _Caller.GUEST if principal.is_guest else _Caller.USER
+
+
+def _owned(caller: _Caller) -> ColumnElement[bool]:
+    """The conversations a kind of caller may reach; the caller comes in as parameters."""
+    if caller is _Caller.STAFF:
+        return true()
+    if caller is _Caller.GUEST:
+        return and_(
+            conversations.c.session_id == bindparam("owner_session_id"),
+            conversations.c.is_guest_session,
+        )
+    return conversations.c.user_id == bindparam("owner_user_id")
+
+
+def _owner_parameters(principal: Principal) -> dict[str, object]:
+    return {"owner_user_id": principal.user_id, "owner_session_id": principal.guest_session_id}
+
+
+def _orm_owned(principal: Principal) -> ColumnElement[bool]:
     if principal.is_staff:
         return true()
     if principal.is_guest:
@@ -24,29 +114,28 @@ def _owner_clause(principal: Principal) -> ColumnElement[bool]:
     return Conversation.user_id == principal.user_id
 
 
-def _visible_to(principal: Principal) -> Select[Conversation]:
-    return select(Conversation).where(_owner_clause(principal))
+# --- conversations -----------------------------------------------------------------
+
+
+def _conversations(principal: Principal) -> Select[Conversation]:
+    # populate_existing: the append path changes conversation rows with Core statements,
+    # so an object already in the session must be refreshed, not reused as it was.
+    return (
+        select(Conversation)
+        .where(_orm_owned(principal))
+        .execution_options(populate_existing=True)
+    )
 
 
 def get(session: Session, principal: Principal, conversation_id: uuid.UUID) -> Conversation | None:
-    statement = _visible_to(principal).where(Conversation.id == conversation_id)
+    statement = _conversations(principal).where(Conversation.id == conversation_id)
     return session.scalars(statement).one_or_none()
 
 
-def get_for_update(
-    session: Session, principal: Principal, conversation_id: uuid.UUID
-) -> Conversation | None:
-    """Load the conversation and lock its row until the transaction ends.
-
-    PostgreSQL takes a row lock; SQLite writers already hold the database write lock.
-    """
-    statement = (
-        _visible_to(principal)
-        .where(Conversation.id == conversation_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return session.scalars(statement).one_or_none()
+def is_visible(session: Session, principal: Principal, conversation_id: uuid.UUID) -> bool:
+    parameters = {"conversation_id": conversation_id, **_owner_parameters(principal)}
+    found = _run(session, _visible_statement(_caller(principal)), parameters).first()
+    return found is not None
 
 
 def list_page(
@@ -57,7 +146,7 @@ def list_page(
     limit: int,
 ) -> Sequence[Conversation]:
     """Conversations by latest activity, newest first, strictly after the cursor."""
-    statement = _visible_to(principal)
+    statement = _conversations(principal)
     if before is not None:
         last_message_at, conversation_id = before
         statement = statement.where(
@@ -81,56 +170,32 @@ def add(session: Session, conversation: Conversation) -> Conversation:
     return conversation
 
 
-def take_next_seq(session: Session, conversation_id: uuid.UUID, now: datetime) -> int:
-    """Advance the conversation's message counter and return the new seq, atomically."""
-    statement = (
-        update(Conversation)
-        .where(Conversation.id == conversation_id)
-        .values(last_seq=Conversation.last_seq + 1, last_message_at=now, updated_at=now)
-        .returning(Conversation.last_seq)
-        .execution_options(synchronize_session="fetch")
-    )
-    return session.execute(statement).scalar_one()
-
-
-def add_message(session: Session, message: Message) -> Message:
-    session.add(message)
+def delete(session: Session, conversation: Conversation) -> None:
+    session.delete(conversation)
     session.flush()
-    return message
+
+
+# --- the append path ---------------------------------------------------------------
+
+
+def lock_for_append(
+    session: Session, principal: Principal, conversation_id: uuid.UUID
+) -> AppendTarget | None:
+    """Lock the conversation's row until the transaction ends, if the caller may reach it.
+
+    PostgreSQL takes a row lock; SQLite writers already hold the database write lock.
+    """
+    parameters = {"conversation_id": conversation_id, **_owner_parameters(principal)}
+    row = _run(session, _lock_statement(_caller(principal)), parameters).first()
+    return None if row is None else AppendTarget(*row)
 
 
 def get_message_by_client_id(
     session: Session, conversation_id: uuid.UUID, client_message_id: str
-) -> Message | None:
-    statement = select(Message).where(
-        Message.conversation_id == conversation_id,
-        Message.client_message_id == client_message_id,
-    )
-    return session.scalars(statement).one_or_none()
-
-
-def latest_messages(
-    session: Session, conversation_id: uuid.UUID, *, before: int | None, limit: int
-) -> list[Message]:
-    """Up to `limit` messages below seq `before` (or the newest), in ascending seq."""
-    statement = select(Message).where(Message.conversation_id == conversation_id)
-    if before is not None:
-        statement = statement.where(Message.seq < before)
-    statement = statement.order_by(Message.seq.desc()).limit(limit)
-    return list(reversed(session.scalars(statement).all()))
-
-
-def messages_after(
-    session: Session, conversation_id: uuid.UUID, *, after: int, limit: int
-) -> Sequence[Message]:
-    """Up to `limit` messages above seq `after`, in ascending seq."""
-    statement = (
-        select(Message)
-        .where(Message.conversation_id == conversation_id, Message.seq > after)
-        .order_by(Message.seq)
-        .limit(limit)
-    )
-    return session.scalars(statement).all()
+) -> StoredMessage | None:
+    parameters = {"conversation_id": conversation_id, "client_message_id": client_message_id}
+    row = _run(session, _BY_CLIENT_ID, parameters).first()
+    return None if row is None else StoredMessage(*row)
 
 
 def count_guest_message(session: Session, conversation_id: uuid.UUID, limit: int) -> int | None:
@@ -140,23 +205,46 @@ def count_guest_message(session: Session, conversation_id: uuid.UUID, limit: int
     re-checks the WHERE after waiting on the row lock, so parallel requests cannot
     overshoot; a rollback of the surrounding transaction refunds the count.
     """
-    statement = (
-        update(Conversation)
-        .where(
-            Conversation.id == conversation_id,
-            Conversation.is_guest_session,
-            Conversation.guest_message_count < limit,
-        )
-        .values(guest_message_count=Conversation.guest_message_count + 1)
-        .returning(Conversation.guest_message_count)
-        .execution_options(synchronize_session="fetch")
-    )
-    return session.execute(statement).scalar_one_or_none()
+    parameters = {"conversation_id": conversation_id, "limit": limit}
+    counted: int | None = _run(session, _COUNT_GUEST_MESSAGE, parameters).scalar_one_or_none()
+    return counted
 
 
-def delete(session: Session, conversation: Conversation) -> None:
-    session.delete(conversation)
-    session.flush()
+def take_next_seq(session: Session, conversation_id: uuid.UUID, now: datetime) -> int:
+    """Advance the conversation's message counter and return the new seq, atomically."""
+    parameters = {"conversation_id": conversation_id, "now": now}
+    seq: int = _run(session, _TAKE_NEXT_SEQ, parameters).scalar_one()
+    return seq
+
+
+def insert_message(session: Session, message: StoredMessage, user_id: uuid.UUID | None) -> None:
+    values = message._asdict()
+    values["metadata"] = values.pop("message_metadata")
+    _run(session, _INSERT_MESSAGE, {**values, "user_id": user_id})
+
+
+# --- reading messages --------------------------------------------------------------
+
+
+def latest_messages(
+    session: Session, conversation_id: uuid.UUID, *, before: int | None, limit: int
+) -> list[StoredMessage]:
+    """Up to `limit` messages below seq `before` (or the newest), in ascending seq."""
+    statement = _LATEST if before is None else _LATEST_BEFORE
+    parameters = {"conversation_id": conversation_id, "before": before, "limit": limit}
+    rows = _run(session, statement, parameters).all()
+    return [StoredMessage(*row) for row in reversed(rows)]
+
+
+def messages_after(
+    session: Session, conversation_id: uuid.UUID, *, after: int, limit: int
+) -> list[StoredMessage]:
+    """Up to `limit` messages above seq `after`, in ascending seq."""
+    parameters = {"conversation_id": conversation_id, "after": after, "limit": limit}
+    return [StoredMessage(*row) for row in _run(session, _AFTER, parameters).all()]
+
+
+# --- guest sessions ----------------------------------------------------------------
 
 
 def act_as(session: Session, principal: Principal) -> None:
@@ -195,3 +283,76 @@ def claim_guest_conversation(
     conversation.is_guest_session = False
     session.flush()
     return conversation
+
+
+# --- statements, built once ----------------------------------------------------------
+
+
+def _run(session: Session, statement: Any, parameters: Mapping[str, object]) -> Any:
+    return session.connection().execute(statement, parameters)
+
+
+@cache
+def _lock_statement(caller: _Caller) -> Select[Any]:
+    return (
+        select(
+            conversations.c.id,
+            conversations.c.user_id,
+            conversations.c.is_active,
+            conversations.c.is_guest_session,
+        )
+        .where(conversations.c.id == bindparam("conversation_id"), _owned(caller))
+        .with_for_update()
+    )
+
+
+@cache
+def _visible_statement(caller: _Caller) -> Select[Any]:
+    return select(conversations.c.id).where(
+        conversations.c.id == bindparam("conversation_id"), _owned(caller)
+    )
+
+
+_NOW = bindparam("now", type_=UTCDateTime())
+
+_TAKE_NEXT_SEQ = (
+    update(conversations)
+    .where(conversations.c.id == bindparam("conversation_id"))
+    .values(last_seq=conversations.c.last_seq + 1, last_message_at=_NOW, updated_at=_NOW)
+    .returning(conversations.c.last_seq)
+)
+
+_COUNT_GUEST_MESSAGE = (
+    update(conversations)
+    .where(
+        conversations.c.id == bindparam("conversation_id"),
+        conversations.c.is_guest_session,
+        conversations.c.guest_message_count < bindparam("limit"),
+    )
+    .values(guest_message_count=conversations.c.guest_message_count + 1)
+    .returning(conversations.c.guest_message_count)
+)
+
+_INSERT_MESSAGE = insert(messages)
+
+_OF_CONVERSATION = messages.c.conversation_id == bindparam("conversation_id")
+
+_BY_CLIENT_ID = select(*MESSAGE_COLUMNS).where(
+    _OF_CONVERSATION, messages.c.client_message_id == bindparam("client_message_id")
+)
+
+_LATEST = (
+    select(*MESSAGE_COLUMNS)
+    .where(_OF_CONVERSATION)
+    .order_by(messages.c.seq.desc())
+    .limit(bindparam("limit"))
+)
+
+_LATEST_BEFORE = _LATEST.where(messages.c.seq < bindparam("before"))
+
+_AFTER = (
+    select(*MESSAGE_COLUMNS)
+    .where(_OF_CONVERSATION, messages.c.seq > bindparam("after"))
+    .order_by(messages.c.seq)
+    .limit(bindparam("limit"))
+)

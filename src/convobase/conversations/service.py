@@ -17,7 +17,8 @@ from convobase.conversations.errors import (
     GuestSessionAlreadyClaimed,
     GuestSessionClosed,
 )
-from convobase.conversations.models import Conversation, ConversationKind, Message, MessageRole
+from convobase.conversations.models import Conversation, ConversationKind, MessageRole
+from convobase.conversations.repository import StoredMessage
 from convobase.conversations.schemas import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -49,7 +50,7 @@ class MessageLimits:
 class AppendedMessage:
     """The stored message, and whether it was stored by an earlier try of this request."""
 
-    message: Message
+    message: StoredMessage
     replayed: bool
 
 
@@ -159,7 +160,7 @@ def append_message(
         )
     # Holding the row lock from here on serialises appends to this conversation, so
     # the replay check below sees any concurrent try that committed first.
-    conversation = repository.get_for_update(session, principal, conversation_id)
+    conversation = repository.lock_for_append(session, principal, conversation_id)
     if conversation is None:
         raise ConversationNotFound
     if data.client_message_id is not None:
@@ -179,19 +180,18 @@ def append_message(
         if counted is None:
             raise GuestLimitReached
     now = utc_now()
-    seq = repository.take_next_seq(session, conversation.id, now)
-    message = Message(
+    message = StoredMessage(
         id=new_id(),
         conversation_id=conversation.id,
-        user_id=conversation.user_id,
-        seq=seq,
+        seq=repository.take_next_seq(session, conversation.id, now),
         role=data.role.value,
         content=data.content,
         message_metadata=data.metadata,
         client_message_id=data.client_message_id,
         created_at=now,
     )
-    return AppendedMessage(repository.add_message(session, message), replayed=False)
+    repository.insert_message(session, message, conversation.user_id)
+    return AppendedMessage(message, replayed=False)
 
 
 def list_messages(
@@ -203,7 +203,7 @@ def list_messages(
     before: int | None = None,
     cursor: str | None = None,
     limit: int = DEFAULT_PAGE_SIZE,
-) -> Page[Message]:
+) -> Page[StoredMessage]:
     """A page of messages in ascending seq: after a seq, before a seq, or the latest.
 
     `next_cursor` continues in the same direction: newer pages after `after`, older
@@ -216,13 +216,14 @@ def list_messages(
         if direction not in ("after", "before"):
             raise ValidationFailed("The cursor is not a message cursor.")
         after, before = (seq, None) if direction == "after" else (None, seq)
-    conversation = get_conversation(session, principal, conversation_id)
+    if not repository.is_visible(session, principal, conversation_id):
+        raise ConversationNotFound
     if after is not None:
-        newer = repository.messages_after(session, conversation.id, after=after, limit=limit + 1)
+        newer = repository.messages_after(session, conversation_id, after=after, limit=limit + 1)
         items = newer[:limit]
         more = len(newer) > limit
         return Page(items, encode_cursor("after", items[-1].seq) if more else None)
-    older = repository.latest_messages(session, conversation.id, before=before, limit=limit + 1)
+    older = repository.latest_messages(session, conversation_id, before=before, limit=limit + 1)
     more = len(older) > limit
     items = older[1:] if more else older
     return Page(items, encode_cursor("before", items[0].seq) if more else None)
@@ -335,9 +336,9 @@ def all_conversations(session: Session, principal: Principal) -> list[Conversati
 
 def all_messages(
     session: Session, principal: Principal, conversation_id: uuid.UUID
-) -> list[Message]:
+) -> list[StoredMessage]:
     """Every message of a conversation, in seq order."""
-    messages: list[Message] = []
+    messages: list[StoredMessage] = []
     after = 0
     while True:
         page = list_messages(session, principal, conversation_id, after=after, limit=MAX_PAGE_SIZE)
