@@ -13,12 +13,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import Enum
 from functools import cache
-from typing import Any, NamedTuple, cast
+from typing import Any, Literal, NamedTuple, cast
 
 from sqlalchemy import (
     ColumnElement,
     Select,
     Table,
+    Update,
     and_,
     bindparam,
     insert,
@@ -121,9 +122,7 @@ def _conversations(principal: Principal) -> Select[Conversation]:
     # populate_existing: the append path changes conversation rows with Core statements,
     # so an object already in the session must be refreshed, not reused as it was.
     return (
-        select(Conversation)
-        .where(_orm_owned(principal))
-        .execution_options(populate_existing=True)
+        select(Conversation).where(_orm_owned(principal)).execution_options(populate_existing=True)
     )
 
 
@@ -210,11 +209,22 @@ def count_guest_message(session: Session, conversation_id: uuid.UUID, limit: int
     return counted
 
 
-def take_next_seq(session: Session, conversation_id: uuid.UUID, now: datetime) -> int:
-    """Advance the conversation's message counter and return the new seq, atomically."""
-    parameters = {"conversation_id": conversation_id, "now": now}
-    seq: int = _run(session, _TAKE_NEXT_SEQ, parameters).scalar_one()
-    return seq
+class NextSeq(NamedTuple):
+    """The seq an append takes, and what it needs to know of its conversation."""
+
+    seq: int
+    user_id: uuid.UUID | None
+    is_guest_session: bool
+
+
+def take_next_seq(
+    session: Session, principal: Principal, conversation_id: uuid.UUID, now: datetime
+) -> NextSeq | None:
+    """Advance an active conversation's message counter and return the new seq, in one
+    statement that also locks the row; None if the caller cannot reach it or it ended."""
+    parameters = {"conversation_id": conversation_id, "now": now, **_owner_parameters(principal)}
+    row = _run(session, _take_next_seq_statement(_caller(principal)), parameters).first()
+    return None if row is None else NextSeq(*row)
 
 
 def insert_message(session: Session, message: StoredMessage, user_id: uuid.UUID | None) -> None:
@@ -226,22 +236,42 @@ def insert_message(session: Session, message: StoredMessage, user_id: uuid.UUID 
 # --- reading messages --------------------------------------------------------------
 
 
+# A page query carries the owner check itself, so a page costs one statement; only an
+# empty page needs `is_visible` to tell "no messages" from "not yours".
+
+
 def latest_messages(
-    session: Session, conversation_id: uuid.UUID, *, before: int | None, limit: int
+    session: Session,
+    principal: Principal,
+    conversation_id: uuid.UUID,
+    *,
+    before: int | None,
+    limit: int,
 ) -> list[StoredMessage]:
     """Up to `limit` messages below seq `before` (or the newest), in ascending seq."""
-    statement = _LATEST if before is None else _LATEST_BEFORE
-    parameters = {"conversation_id": conversation_id, "before": before, "limit": limit}
+    statement = _page_statement(_caller(principal), "before" if before is not None else None)
+    parameters = {
+        "conversation_id": conversation_id,
+        "before": before,
+        "limit": limit,
+        **_owner_parameters(principal),
+    }
     rows = _run(session, statement, parameters).all()
     return [StoredMessage(*row) for row in reversed(rows)]
 
 
 def messages_after(
-    session: Session, conversation_id: uuid.UUID, *, after: int, limit: int
+    session: Session, principal: Principal, conversation_id: uuid.UUID, *, after: int, limit: int
 ) -> list[StoredMessage]:
     """Up to `limit` messages above seq `after`, in ascending seq."""
-    parameters = {"conversation_id": conversation_id, "after": after, "limit": limit}
-    return [StoredMessage(*row) for row in _run(session, _AFTER, parameters).all()]
+    parameters = {
+        "conversation_id": conversation_id,
+        "after": after,
+        "limit": limit,
+        **_owner_parameters(principal),
+    }
+    rows = _run(session, _page_statement(_caller(principal), "after"), parameters).all()
+    return [StoredMessage(*row) for row in rows]
 
 
 # --- guest sessions ----------------------------------------------------------------
@@ -315,12 +345,22 @@ def _visible_statement(caller: _Caller) -> Select[Any]:
 
 _NOW = bindparam("now", type_=UTCDateTime())
 
-_TAKE_NEXT_SEQ = (
-    update(conversations)
-    .where(conversations.c.id == bindparam("conversation_id"))
-    .values(last_seq=conversations.c.last_seq + 1, last_message_at=_NOW, updated_at=_NOW)
-    .returning(conversations.c.last_seq)
-)
+
+@cache
+def _take_next_seq_statement(caller: _Caller) -> Update:
+    return (
+        update(conversations)
+        .where(
+            conversations.c.id == bindparam("conversation_id"),
+            conversations.c.is_active,
+            _owned(caller),
+        )
+        .values(last_seq=conversations.c.last_seq + 1, last_message_at=_NOW, updated_at=_NOW)
+        .returning(
+            conversations.c.last_seq, conversations.c.user_id, conversations.c.is_guest_session
+        )
+    )
+
 
 _COUNT_GUEST_MESSAGE = (
     update(conversations)
@@ -341,18 +381,21 @@ _BY_CLIENT_ID = select(*MESSAGE_COLUMNS).where(
     _OF_CONVERSATION, messages.c.client_message_id == bindparam("client_message_id")
 )
 
-_LATEST = (
-    select(*MESSAGE_COLUMNS)
-    .where(_OF_CONVERSATION)
-    .order_by(messages.c.seq.desc())
-    .limit(bindparam("limit"))
-)
 
-_LATEST_BEFORE = _LATEST.where(messages.c.seq < bindparam("before"))
-
-_AFTER = (
-    select(*MESSAGE_COLUMNS)
-    .where(_OF_CONVERSATION, messages.c.seq > bindparam("after"))
-    .order_by(messages.c.seq)
-    .limit(bindparam("limit"))
-)
+@cache
+def _page_statement(caller: _Caller, direction: Literal["after", "before"] | None) -> Select[Any]:
+    reachable = (
+        select(conversations.c.id)
+        .where(conversations.c.id == bindparam("conversation_id"), _owned(caller))
+        .exists()
+    )
+    statement = select(*MESSAGE_COLUMNS).where(_OF_CONVERSATION, reachable)
+    if direction == "after":
+        return (
+            statement.where(messages.c.seq > bindparam("after"))
+            .order_by(messages.c.seq)
+            .limit(bindparam("limit"))
+        )
+    if direction == "before":
+        statement = statement.where(messages.c.seq < bindparam("before"))
+    return statement.order_by(messages.c.seq.desc()).limit(bindparam("limit"))

@@ -158,39 +158,41 @@ def append_message(
         raise ContentTooLarge(
             f"The content is {size} bytes; the limit is {limits.max_content_bytes}."
         )
-    # Holding the row lock from here on serialises appends to this conversation, so
-    # the replay check below sees any concurrent try that committed first.
-    conversation = repository.lock_for_append(session, principal, conversation_id)
-    if conversation is None:
-        raise ConversationNotFound
     if data.client_message_id is not None:
+        # A retry must see the try that committed first: lock the row, then look.
+        if repository.lock_for_append(session, principal, conversation_id) is None:
+            raise ConversationNotFound
         original = repository.get_message_by_client_id(
-            session, conversation.id, data.client_message_id
+            session, conversation_id, data.client_message_id
         )
         if original is not None:
             if (original.role, original.content) != (data.role.value, data.content):
                 raise ClientMessageIdReused
             return AppendedMessage(original, replayed=True)
-    if not conversation.is_active:
-        raise ConversationEnded
-    if conversation.is_guest_session and data.role is MessageRole.USER:
+    now = utc_now()
+    taken = repository.take_next_seq(session, principal, conversation_id, now)
+    if taken is None:
+        if repository.is_visible(session, principal, conversation_id):
+            raise ConversationEnded
+        raise ConversationNotFound
+    # Refused here, the unit of work rolls back, and the seq taken above with it.
+    if taken.is_guest_session and data.role is MessageRole.USER:
         counted = repository.count_guest_message(
-            session, conversation.id, limits.guest_message_limit
+            session, conversation_id, limits.guest_message_limit
         )
         if counted is None:
             raise GuestLimitReached
-    now = utc_now()
     message = StoredMessage(
         id=new_id(),
-        conversation_id=conversation.id,
-        seq=repository.take_next_seq(session, conversation.id, now),
+        conversation_id=conversation_id,
+        seq=taken.seq,
         role=data.role.value,
         content=data.content,
         message_metadata=data.metadata,
         client_message_id=data.client_message_id,
         created_at=now,
     )
-    repository.insert_message(session, message, conversation.user_id)
+    repository.insert_message(session, message, taken.user_id)
     return AppendedMessage(message, replayed=False)
 
 
@@ -216,17 +218,24 @@ def list_messages(
         if direction not in ("after", "before"):
             raise ValidationFailed("The cursor is not a message cursor.")
         after, before = (seq, None) if direction == "after" else (None, seq)
-    if not repository.is_visible(session, principal, conversation_id):
-        raise ConversationNotFound
     if after is not None:
-        newer = repository.messages_after(session, conversation_id, after=after, limit=limit + 1)
-        items = newer[:limit]
-        more = len(newer) > limit
-        return Page(items, encode_cursor("after", items[-1].seq) if more else None)
-    older = repository.latest_messages(session, conversation_id, before=before, limit=limit + 1)
-    more = len(older) > limit
-    items = older[1:] if more else older
-    return Page(items, encode_cursor("before", items[0].seq) if more else None)
+        newer = repository.messages_after(
+            session, principal, conversation_id, after=after, limit=limit + 1
+        )
+        page = Page(
+            newer[:limit],
+            encode_cursor("after", newer[limit - 1].seq) if len(newer) > limit else None,
+        )
+    else:
+        older = repository.latest_messages(
+            session, principal, conversation_id, before=before, limit=limit + 1
+        )
+        more = len(older) > limit
+        items = older[1:] if more else older
+        page = Page(items, encode_cursor("before", items[0].seq) if more else None)
+    if not page.items and not repository.is_visible(session, principal, conversation_id):
+        raise ConversationNotFound
+    return page
 
 
 @dataclass(frozen=True, slots=True)

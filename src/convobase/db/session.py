@@ -1,7 +1,8 @@
 """Units of work: one transaction per operation, committed or rolled back whole."""
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,6 +18,13 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # SQLite has one writer at a time. Waiting for it on a lock wakes the next
+        # writer the moment the last one commits; SQLite's own busy handler polls with
+        # sleeps of up to 100 ms, which shows as long tails under concurrent writes.
+        # Other processes on the same file still queue on the busy timeout.
+        self._write_turn: AbstractContextManager[object] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        )
         self._readers = sessionmaker(engine, expire_on_commit=False, autoflush=False)
         writer_engine = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
         self._writers = sessionmaker(writer_engine, expire_on_commit=False, autoflush=False)
@@ -31,8 +39,13 @@ class Database:
     ) -> Iterator[Session]:
         """Run one unit of work as `principal`: commit when the block ends, roll back
         if it raises."""
-        factory = self._readers if readonly else self._writers
-        with factory() as session:
+        if readonly:
+            with self._readers() as session:
+                identity.act_as(session, principal)
+                with session.begin():
+                    yield session
+            return
+        with self._write_turn, self._writers() as session:
             identity.act_as(session, principal)
             with session.begin():
                 yield session
