@@ -97,4 +97,4 @@ def check_caller(session: Session, principal: Principal) -> None:
     if principal.is_guest:
         conversation_service.require_open_guest_session(session, principal)
     elif principal.user_id is not None:
-        user_service.ensure_user(session, principal)
+        user_service.register_request(session, principal)

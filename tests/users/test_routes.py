@@ -1,5 +1,12 @@
 import uuid
+from datetime import UTC, datetime
 
+from sqlalchemy import update
+
+from convobase.config import Settings
+from convobase.core.principal import Principal
+from convobase.db.session import Database
+from convobase.users.models import User
 from tests.api import Api, bearer, token_for
 
 
@@ -76,3 +83,18 @@ def test_export_holds_the_users_conversations_and_messages(api: Api) -> None:
     ]
     messages = {c["title"]: c["messages"] for c in export["conversations"]}
     assert [m["content"] for m in messages["Primera"]] == ["Hola", "¡Hola! ¿Qué tal?"]
+
+
+def test_last_active_follows_the_user(api: Api, app_settings: Settings) -> None:
+    user_id = uuid.uuid4()
+    me = bearer(token_for(user_id))
+    api.client.get("/v1/me", headers=me)
+    long_ago = datetime(2020, 1, 1, tzinfo=UTC)
+    database = Database.from_settings(app_settings)
+    with database.transaction(Principal.user(user_id)) as session:
+        session.execute(update(User).where(User.id == user_id).values(last_active=long_ago))
+    database.dispose()
+
+    api.client.get("/v1/conversations", headers=me)
+
+    assert api.client.get("/v1/me", headers=me).json()["last_active"] > "2020-01-02"

@@ -27,6 +27,9 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     seed: Annotated[bool, typer.Option(help="Create the demo personas if missing.")] = True,
+    log_level: Annotated[
+        str, typer.Option(help="uvicorn log level; 'warning' drops the access log.")
+    ] = "info",
 ) -> None:
     """Migrate the database, seed demo personas, print tokens and serve the API."""
     settings = Settings()
@@ -51,7 +54,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
+        log_level=log_level,
     )
 
 

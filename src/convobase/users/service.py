@@ -33,6 +33,19 @@ def ensure_user(session: Session, principal: Principal) -> User:
     return user
 
 
+def register_request(session: Session, principal: Principal) -> None:
+    """Note a signed-in user's request: their row exists from their first one on, and
+    `last_active` follows them (to ACTIVITY_RESOLUTION)."""
+    if principal.user_id is None:
+        raise Forbidden("Only a signed-in user has a profile.")
+    now = utc_now()
+    seen = repository.last_active(session, principal.user_id)
+    if seen is None:
+        repository.insert_if_missing(session, principal.user_id, principal.email)
+    elif now - seen > ACTIVITY_RESOLUTION:
+        repository.touch(session, principal.user_id, now)
+
+
 def update_user(session: Session, principal: Principal, *, data: UserUpdate) -> User:
     """Replace the caller's goals, profile or preferences."""
     user = ensure_user(session, principal)

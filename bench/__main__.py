@@ -1,0 +1,86 @@
+"""`python -m bench [store|http|all] [--backend sqlite|postgresql|all] [--quick] [--json F]`"""
+
+import argparse
+import json
+import platform
+import sqlite3
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench import store
+from bench.databases import BACKENDS, bench_database, postgres_admin_url, postgres_connect
+from bench.measure import Row, markdown_table
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("suite", nargs="?", choices=("store", "http", "all"), default="all")
+    parser.add_argument("--backend", choices=(*BACKENDS, "all"), default="all")
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    options = parser.parse_args(argv)
+    backends = BACKENDS if options.backend == "all" else (options.backend,)
+
+    print(machine_line(), flush=True)
+    results: dict[str, list[dict[str, object]]] = {}
+    if options.suite in ("store", "all"):
+        sizes = store.Sizes.quick() if options.quick else store.Sizes.full()
+        rows: list[Row] = []
+        for backend in backends:
+            print(f"store workloads on {backend} ...", file=sys.stderr, flush=True)
+            with bench_database(backend) as database:
+                rows += store.run(database, sizes)
+        print("\n## Store level\n")
+        print(markdown_table(rows))
+        print(flatness(rows))
+        results["store"] = [row.as_dict() for row in rows]
+    if options.suite in ("http", "all"):
+        from bench import http
+
+        http_rows = []
+        for backend in backends:
+            print(f"HTTP workloads on {backend} ...", file=sys.stderr, flush=True)
+            with bench_database(backend) as database:
+                http_rows += http.run(database, quick=options.quick)
+        print("\n## HTTP\n")
+        print(http.markdown_table(http_rows))
+        results["http"] = [row.as_dict() for row in http_rows]
+    if options.json is not None:
+        options.json.parent.mkdir(parents=True, exist_ok=True)
+        options.json.write_text(json.dumps({"machine": machine_line(), **results}, indent=2))
+    return 0
+
+
+def flatness(rows: Sequence[Row]) -> str:
+    """Append p95 with the longest history over append p95 with the shortest."""
+    lines = []
+    for backend in BACKENDS:
+        growth = [row for row in rows if row.backend == backend and " at " in row.workload]
+        if len(growth) >= 2:
+            first, last = growth[0], growth[-1]
+            lines.append(
+                f"- {backend}: append p95 {last.workload.removeprefix('append ')} is "
+                f"{last.convobase.p95 / first.convobase.p95:.2f}x the p95 "
+                f"{first.workload.removeprefix('append ')}"
+            )
+    return "\nAppend cost as history grows (target ≤ 1.5x):\n" + "\n".join(lines)
+
+
+def machine_line() -> str:
+    postgres = "unreachable"
+    try:
+        with postgres_connect(postgres_admin_url()) as connection:
+            row = connection.execute("SHOW server_version").fetchone()
+            postgres = str(row[0]) if row else "?"
+    except Exception as error:  # the line reports it; the PostgreSQL runs will fail loudly
+        postgres = f"unreachable ({type(error).__name__})"
+    cpus = len(__import__("os").sched_getaffinity(0))
+    return (
+        f"Machine: {platform.platform()}, {cpus} CPUs, Python {platform.python_version()},"
+        f" SQLite {sqlite3.sqlite_version}, PostgreSQL {postgres}"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,235 @@
+"""HTTP workloads: the real `convobase serve` process under concurrent clients, beside
+the same operation at the store level and with the plain driver, in the same run."""
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+
+from bench import plain
+from bench.databases import BenchDatabase
+from bench.measure import Measurement, concurrent
+from bench.store import CONTENT, Convobase
+from convobase.core.principal import Principal, Role
+from convobase.core.tokens import mint_token
+
+SECRET = "bench-secret-that-is-long-enough-0123456789"
+WORKERS = {"sqlite": 1, "postgresql": 2}
+CLIENTS = (1, 32)
+
+
+@dataclass(frozen=True)
+class HttpRow:
+    workload: str
+    backend: str
+    clients: int
+    http: Measurement
+    store: Measurement
+    plain: Measurement
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "workload": self.workload,
+            "backend": self.backend,
+            "clients": self.clients,
+            "http": self.http.as_dict(),
+            "store": self.store.as_dict(),
+            "plain": self.plain.as_dict(),
+        }
+
+
+def run(database: BenchDatabase, *, quick: bool) -> list[HttpRow]:
+    """Append and latest-50 read over HTTP at 1 and 32 clients."""
+    per_client = {1: 100 if quick else 500, 32: 8 if quick else 40}
+    history = 60
+    # Fresh conversations for every run: three kinds of client, two workloads, each
+    # concurrency.
+    owners = _conversations(database, 3 * 2 * len(CLIENTS) * max(CLIENTS), history)
+    pools = iter(_chunks(list(owners.items()), max(CLIENTS)))
+    rows = []
+    with _server(database) as base:
+        for clients in CLIENTS:
+            count = per_client[clients]
+            for workload in ("append", "latest-50 read"):
+                http_targets, store_targets, plain_targets = (
+                    next(pools)[:clients] for _ in range(3)
+                )
+                rows.append(
+                    HttpRow(
+                        workload,
+                        database.backend,
+                        clients,
+                        _over_http(base, workload, http_targets, count),
+                        _at_store(database, workload, store_targets, count),
+                        _with_plain_driver(database, workload, plain_targets, count),
+                    )
+                )
+    return rows
+
+
+def markdown_table(rows: Sequence[HttpRow]) -> str:
+    lines = [
+        "| workload | db (server workers) | clients | HTTP p50 | p95 | p99 | ops/s "
+        "| store ops/s | plain p95 | plain ops/s | HTTP p95 / plain p95 "
+        "| store ops/s / HTTP ops/s |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        http, store, plain_ = row.http, row.store, row.plain
+        lines.append(
+            f"| {row.workload} | {row.backend} ({WORKERS[row.backend]}) | {row.clients} "
+            f"| {http.p50:.2f} | {http.p95:.2f} | {http.p99:.2f} | {http.ops_per_second:,.0f} "
+            f"| {store.ops_per_second:,.0f} | {plain_.p95:.2f} | {plain_.ops_per_second:,.0f} "
+            f"| {http.p95 / plain_.p95:.2f}x "
+            f"| {store.ops_per_second / http.ops_per_second:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+Target = tuple[uuid.UUID, uuid.UUID]  # conversation id, owner id
+
+
+def _conversations(
+    database: BenchDatabase, count: int, messages_each: int
+) -> dict[uuid.UUID, uuid.UUID]:
+    owners = {uuid.uuid4(): uuid.uuid4() for _ in range(count)}
+    plain.load(database, owners, messages_each)
+    return owners
+
+
+def _chunks(items: list[Target], size: int) -> Iterator[list[Target]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _over_http(base: str, workload: str, targets: list[Target], count: int) -> Measurement:
+    return asyncio.run(_http_clients(base, workload, targets, count))
+
+
+async def _http_clients(base: str, workload: str, targets: list[Target], count: int) -> Measurement:
+    limits = httpx.Limits(max_connections=len(targets), max_keepalive_connections=len(targets))
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+        requests = [_request_for(client, workload, *target) for target in targets]
+        for request in requests:  # warm up every connection
+            await request()
+        latencies: list[list[int]] = [[] for _ in targets]
+
+        async def client_loop(number: int) -> None:
+            for _ in range(count):
+                begin = time.perf_counter_ns()
+                await requests[number]()
+                latencies[number].append(time.perf_counter_ns() - begin)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client_loop(n) for n in range(len(targets))))
+        wall = time.perf_counter() - started
+    return Measurement([ns for each in latencies for ns in each], wall)
+
+
+def _request_for(
+    client: httpx.AsyncClient, workload: str, conversation: uuid.UUID, owner: uuid.UUID
+) -> Callable[[], "asyncio.Future[None]"]:
+    token = mint_token(SECRET, sub=str(owner), role=Role.AUTHENTICATED, ttl=timedelta(hours=1))
+    headers = {"Authorization": f"Bearer {token}"}
+    url = f"/v1/conversations/{conversation}/messages"
+    body = {"role": "user", "content": CONTENT}
+
+    async def send() -> None:
+        if workload == "append":
+            response = await client.post(url, json=body, headers=headers)
+        else:
+            response = await client.get(url, headers=headers)
+        if response.status_code >= 300:
+            raise RuntimeError(f"{workload}: {response.status_code} {response.text}")
+
+    return send  # type: ignore[return-value]
+
+
+def _at_store(
+    database: BenchDatabase, workload: str, targets: list[Target], count: int
+) -> Measurement:
+    ours = Convobase(database)
+    try:
+
+        def client(number: int) -> Callable[[int], object]:
+            conversation, owner_id = targets[number]
+            owner = Principal.user(owner_id)
+            if workload == "append":
+                return lambda _: ours.append(owner, conversation)
+            return lambda _: ours.latest(owner, conversation)
+
+        return concurrent(client, len(targets), count)
+    finally:
+        ours.close()
+
+
+def _with_plain_driver(
+    database: BenchDatabase, workload: str, targets: list[Target], count: int
+) -> Measurement:
+    connections: list[plain.PlainConnection] = []
+
+    def client(number: int) -> Callable[[int], object]:
+        conversation, owner = targets[number]
+        connection = plain.connect(database)
+        connections.append(connection)
+        if workload == "append":
+            return lambda _: connection.append(conversation, owner, CONTENT)
+        return lambda _: connection.latest(conversation, owner)
+
+    try:
+        return concurrent(client, len(targets), count)
+    finally:
+        for connection in connections:
+            connection.close()
+
+
+@contextmanager
+def _server(database: BenchDatabase) -> Iterator[str]:
+    """`convobase serve` on a free port of 127.0.0.1, stopped after the block."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "CONVOBASE_DATABASE_URL": database.url.render_as_string(hide_password=False),
+        "CONVOBASE_JWT_SECRET": SECRET,
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "convobase",
+        "serve",
+        "--port",
+        str(port),
+        "--no-seed",
+        "--workers",
+        str(WORKERS[database.backend]),
+        "--log-level",
+        "warning",
+    ]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("convobase serve did not become ready")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
