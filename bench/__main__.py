@@ -1,4 +1,5 @@
-"""`python -m bench [store|http|all] [--backend sqlite|postgresql|all] [--quick] [--json F]`"""
+"""Benchmarks: `python -m bench [store|http|drivers|all] [--backend sqlite|postgresql|all]
+[--quick] [--json FILE]`. Each figure is printed beside the plain driver's, same run."""
 
 import argparse
 import json
@@ -15,7 +16,9 @@ from bench.measure import Row, markdown_table
 
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("suite", nargs="?", choices=("store", "http", "all"), default="all")
+    parser.add_argument(
+        "suite", nargs="?", choices=("store", "http", "drivers", "all"), default="all"
+    )
     parser.add_argument("--backend", choices=(*BACKENDS, "all"), default="all")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -46,6 +49,18 @@ def main(argv: Sequence[str]) -> int:
         print("\n## HTTP\n")
         print(http.markdown_table(http_rows))
         results["http"] = [row.as_dict() for row in http_rows]
+    if options.suite in ("drivers", "all") and "postgresql" in backends:
+        from bench import drivers
+
+        print("PostgreSQL drivers ...", file=sys.stderr, flush=True)
+        with bench_database("postgresql") as database:
+            measured = drivers.run(database, operations=200 if options.quick else 800)
+        print("\n## PostgreSQL drivers, plain\n")
+        print(drivers.markdown_table(measured))
+        results["drivers"] = [
+            {"operation": op, "clients": n, "driver": driver, **m.as_dict()}
+            for op, n, driver, m in measured
+        ]
     if options.json is not None:
         options.json.parent.mkdir(parents=True, exist_ok=True)
         options.json.write_text(json.dumps({"machine": machine_line(), **results}, indent=2))
