@@ -8,11 +8,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
+import aiohttp
 import httpx
 
 from bench import plain
@@ -25,6 +26,9 @@ from convobase.core.tokens import mint_token
 SECRET = "bench-secret-that-is-long-enough-0123456789"
 WORKERS = {"sqlite": 1, "postgresql": 2}
 CLIENTS = (1, 32)
+# The same client and server answering `GET /healthz` (no token, no database): what
+# uvicorn, FastAPI and the client cost before convobase does anything.
+FLOOR = "floor: GET /healthz"
 
 
 @dataclass(frozen=True)
@@ -33,8 +37,9 @@ class HttpRow:
     backend: str
     clients: int
     http: Measurement
-    store: Measurement
-    plain: Measurement
+    # None for the floor: a request that touches no database has nothing to compare.
+    store: Measurement | None
+    plain: Measurement | None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -42,8 +47,8 @@ class HttpRow:
             "backend": self.backend,
             "clients": self.clients,
             "http": self.http.as_dict(),
-            "store": self.store.as_dict(),
-            "plain": self.plain.as_dict(),
+            "store": self.store.as_dict() if self.store else None,
+            "plain": self.plain.as_dict() if self.plain else None,
         }
 
 
@@ -59,6 +64,17 @@ def run(database: BenchDatabase, *, quick: bool) -> list[HttpRow]:
     with _server(database) as base:
         for clients in CLIENTS:
             count = per_client[clients]
+            floor_targets = [(uuid.uuid4(), uuid.uuid4()) for _ in range(clients)]
+            rows.append(
+                HttpRow(
+                    FLOOR,
+                    database.backend,
+                    clients,
+                    _over_http(base, FLOOR, floor_targets, count),
+                    None,
+                    None,
+                )
+            )
             for workload in ("append", "latest-50 read"):
                 http_targets, store_targets, plain_targets = (
                     next(pools)[:clients] for _ in range(3)
@@ -85,12 +101,17 @@ def markdown_table(rows: Sequence[HttpRow]) -> str:
     ]
     for row in rows:
         http, store, plain_ = row.http, row.store, row.plain
-        lines.append(
-            f"| {row.workload} | {row.backend} ({WORKERS[row.backend]}) | {row.clients} "
-            f"| {http.p50:.2f} | {http.p95:.2f} | {http.p99:.2f} | {http.ops_per_second:,.0f} "
+        compared = (
             f"| {store.ops_per_second:,.0f} | {plain_.p95:.2f} | {plain_.ops_per_second:,.0f} "
             f"| {http.p95 / plain_.p95:.2f}x "
             f"| {store.ops_per_second / http.ops_per_second:.2f}x |"
+            if store and plain_
+            else "| n/a | n/a | n/a | n/a | n/a |"
+        )
+        lines.append(
+            f"| {row.workload} | {row.backend} ({WORKERS[row.backend]}) | {row.clients} "
+            f"| {http.p50:.2f} | {http.p95:.2f} | {http.p99:.2f} | {http.ops_per_second:,.0f} "
+            + compared
         )
     return "\n".join(lines)
 
@@ -116,8 +137,10 @@ def _over_http(base: str, workload: str, targets: list[Target], count: int) -> M
 
 
 async def _http_clients(base: str, workload: str, targets: list[Target], count: int) -> Measurement:
-    limits = httpx.Limits(max_connections=len(targets), max_keepalive_connections=len(targets))
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+    # aiohttp, not httpx: the load generator shares the two cores with the server, and
+    # httpx's pure-Python client spends about as much CPU per request as the server does.
+    connector = aiohttp.TCPConnector(limit=len(targets))
+    async with aiohttp.ClientSession(base, connector=connector) as client:
         requests = [_request_for(client, workload, *target) for target in targets]
         for request in requests:  # warm up every connection
             await request()
@@ -136,22 +159,26 @@ async def _http_clients(base: str, workload: str, targets: list[Target], count: 
 
 
 def _request_for(
-    client: httpx.AsyncClient, workload: str, conversation: uuid.UUID, owner: uuid.UUID
-) -> Callable[[], "asyncio.Future[None]"]:
+    client: aiohttp.ClientSession, workload: str, conversation: uuid.UUID, owner: uuid.UUID
+) -> Callable[[], Awaitable[None]]:
     token = mint_token(SECRET, sub=str(owner), role=Role.AUTHENTICATED, ttl=timedelta(hours=1))
     headers = {"Authorization": f"Bearer {token}"}
     url = f"/v1/conversations/{conversation}/messages"
     body = {"role": "user", "content": CONTENT}
 
     async def send() -> None:
-        if workload == "append":
-            response = await client.post(url, json=body, headers=headers)
+        if workload == FLOOR:
+            request = client.get("/healthz")
+        elif workload == "append":
+            request = client.post(url, json=body, headers=headers)
         else:
-            response = await client.get(url, headers=headers)
-        if response.status_code >= 300:
-            raise RuntimeError(f"{workload}: {response.status_code} {response.text}")
+            request = client.get(url, headers=headers)
+        async with request as response:
+            text = await response.text()
+            if response.status >= 300:
+                raise RuntimeError(f"{workload}: {response.status} {text}")
 
-    return send  # type: ignore[return-value]
+    return send
 
 
 def _at_store(
