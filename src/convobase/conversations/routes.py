@@ -23,7 +23,7 @@ from convobase.conversations.service import MessageLimits
 from convobase.core.deps import (
     GuestPrincipal,
     Principal,
-    SessionDep,
+    UnitOfWorkDep,
     UserPrincipal,
 )
 from convobase.core.errors import Unauthorized
@@ -56,53 +56,53 @@ guest_sessions = APIRouter(prefix="/v1/guest-sessions", tags=["guest sessions"])
 
 
 @conversations.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(422))
-def create_conversation(
-    session: SessionDep, principal: UserPrincipal, body: ConversationCreate
+async def create_conversation(
+    uow: UnitOfWorkDep, principal: UserPrincipal, body: ConversationCreate
 ) -> ConversationRead:
     """Start a conversation, optionally with a persona."""
-    conversation = service.create_conversation(session, principal, data=body)
+    conversation = await uow.run(service.create_conversation, principal, data=body)
     return ConversationRead.model_validate(conversation)
 
 
 @conversations.get("", responses=problem_responses(422))
-def list_conversations(
-    session: SessionDep,
+async def list_conversations(
+    uow: UnitOfWorkDep,
     principal: UserPrincipal,
     cursor: str | None = None,
     limit: PageSize = 50,
 ) -> PageRead[ConversationRead]:
     """Your conversations, most recent activity first."""
-    page = service.list_conversations(session, principal, cursor=cursor, limit=limit)
+    page = await uow.run(service.list_conversations, principal, cursor=cursor, limit=limit)
     return page_read(page, ConversationRead)
 
 
 @conversations.get("/{conversation_id}")
-def read_conversation(
-    session: SessionDep, principal: UserPrincipal, conversation_id: uuid.UUID
+async def read_conversation(
+    uow: UnitOfWorkDep, principal: UserPrincipal, conversation_id: uuid.UUID
 ) -> ConversationRead:
     """One of your conversations."""
-    conversation = service.get_conversation(session, principal, conversation_id)
+    conversation = await uow.run(service.get_conversation, principal, conversation_id)
     return ConversationRead.model_validate(conversation)
 
 
 @conversations.patch("/{conversation_id}", responses=problem_responses(422))
-def update_conversation(
-    session: SessionDep,
+async def update_conversation(
+    uow: UnitOfWorkDep,
     principal: UserPrincipal,
     conversation_id: uuid.UUID,
     body: ConversationUpdate,
 ) -> ConversationRead:
     """Rename a conversation, replace its context, or end it with `is_active: false`."""
-    conversation = service.update_conversation(session, principal, conversation_id, data=body)
+    conversation = await uow.run(service.update_conversation, principal, conversation_id, data=body)
     return ConversationRead.model_validate(conversation)
 
 
 @conversations.delete("/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_conversation(
-    session: SessionDep, principal: UserPrincipal, conversation_id: uuid.UUID
+async def delete_conversation(
+    uow: UnitOfWorkDep, principal: UserPrincipal, conversation_id: uuid.UUID
 ) -> None:
     """Delete a conversation and all its messages."""
-    service.delete_conversation(session, principal, conversation_id)
+    await uow.run(service.delete_conversation, principal, conversation_id)
 
 
 @conversations.post(
@@ -113,8 +113,8 @@ def delete_conversation(
         **problem_responses(409, 422),
     },
 )
-def append_message(
-    session: SessionDep,
+async def append_message(
+    uow: UnitOfWorkDep,
     principal: Principal,
     limits: Limits,
     conversation_id: uuid.UUID,
@@ -123,15 +123,17 @@ def append_message(
 ) -> MessageAppended:
     """Append a message; it gets the next seq. Retrying with the same client_message_id
     answers 200 with the original message instead of storing it twice."""
-    appended = service.append_message(session, principal, conversation_id, data=body, limits=limits)
+    appended = await uow.run(
+        service.append_message, principal, conversation_id, data=body, limits=limits
+    )
     if appended.replayed:
         response.status_code = status.HTTP_200_OK
     return MessageAppended(message=MessageRead.model_validate(appended.message), safety=Safety())
 
 
 @conversations.get("/{conversation_id}/messages", responses=problem_responses(422))
-def list_messages(
-    session: SessionDep,
+async def list_messages(
+    uow: UnitOfWorkDep,
     principal: Principal,
     conversation_id: uuid.UUID,
     after: Seq = None,
@@ -141,8 +143,8 @@ def list_messages(
 ) -> PageRead[MessageRead]:
     """Messages in ascending seq: `?after=SEQ` for newer, `?before=SEQ` for older, or
     the latest page. `next_cursor` continues in the same direction."""
-    page = service.list_messages(
-        session,
+    page = await uow.run(
+        service.list_messages,
         principal,
         conversation_id,
         after=after,
@@ -154,11 +156,11 @@ def list_messages(
 
 
 @guest_sessions.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(404, 422))
-def start_guest_session(
-    session: SessionDep, limits: Limits, tokens: Tokens, body: GuestSessionCreate
+async def start_guest_session(
+    uow: UnitOfWorkDep, limits: Limits, tokens: Tokens, body: GuestSessionCreate
 ) -> GuestSessionCreated:
     """Start a guest chat with a persona; no account needed. Returns the guest token."""
-    started = service.start_guest_session(session, persona_id=body.persona_id, limits=limits)
+    started = await uow.run(service.start_guest_session, persona_id=body.persona_id, limits=limits)
     return GuestSessionCreated(
         session_id=started.session_id,
         token=tokens.mint_guest(started.session_id),
@@ -169,17 +171,17 @@ def start_guest_session(
 
 
 @guest_sessions.get("/current", responses=problem_responses(401, 403))
-def read_guest_session(
-    session: SessionDep, guest: GuestPrincipal, limits: Limits
+async def read_guest_session(
+    uow: UnitOfWorkDep, guest: GuestPrincipal, limits: Limits
 ) -> GuestSessionRead:
     """Your guest session: messages sent and remaining."""
-    status_ = service.guest_session_status(session, guest, limits=limits)
+    status_ = await uow.run(service.guest_session_status, guest, limits=limits)
     return GuestSessionRead.model_validate(status_)
 
 
 @guest_sessions.post("/claim", responses=problem_responses(401, 403, 409, 422))
-def claim_guest_session(
-    session: SessionDep, principal: UserPrincipal, tokens: Tokens, body: GuestSessionClaim
+async def claim_guest_session(
+    uow: UnitOfWorkDep, principal: UserPrincipal, tokens: Tokens, body: GuestSessionClaim
 ) -> ConversationRead:
     """Move a guest conversation, with all its messages, into your account."""
     try:
@@ -188,5 +190,5 @@ def claim_guest_session(
         raise InvalidGuestToken from error
     if not guest.is_guest:
         raise InvalidGuestToken
-    conversation = service.claim_guest_session(session, principal, guest=guest)
+    conversation = await uow.run(service.claim_guest_session, principal, guest=guest)
     return ConversationRead.model_validate(conversation)

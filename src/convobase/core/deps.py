@@ -1,17 +1,20 @@
-"""The dependencies routes declare: who is calling, and the transaction they act in.
+"""The dependencies routes declare: who is calling, and the unit of work they act in.
 
 Everything here reaches the database through `app.state`, set up by `create_app`,
-so the kernel imports no domain and no storage code. Dependencies that do no I/O are
-`async def`: they run on the event loop instead of costing a thread hop each.
+so the kernel imports no domain and no storage code. Dependencies do no I/O and are
+`async def`: they run on the event loop. The only thread hop of a request is the one
+`UnitOfWork.run` makes for its whole transaction.
 """
 
-from collections.abc import Callable, Iterator
+import functools
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Annotated, Protocol
+from typing import Annotated, Concatenate, ParamSpec, Protocol, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from convobase.core.errors import Forbidden, Unauthorized
 from convobase.core.principal import Principal as PrincipalModel
@@ -51,25 +54,54 @@ async def _caller(
 OptionalCaller = Annotated[PrincipalModel | None, Depends(_caller)]
 
 
-def _session(request: Request, caller: OptionalCaller) -> Iterator[Session]:
-    database: TransactionFactory = request.app.state.database
-    with database.transaction(caller) as session:
-        if caller is not None:
-            check: CallerCheck = request.app.state.check_caller
-            check(session, caller)
-        yield session
+Params = ParamSpec("Params")
+Result = TypeVar("Result")
 
 
-# scope="function": the transaction commits before the response is sent, so a
-# failed commit can never hide behind a 2xx.
-SessionDep = Annotated[Session, Depends(_session, scope="function")]
+class UnitOfWork:
+    """One request's transaction, owned by its route."""
+
+    def __init__(
+        self, database: TransactionFactory, caller: PrincipalModel | None, check: CallerCheck
+    ) -> None:
+        self._database = database
+        self._caller = caller
+        self._check = check
+
+    async def run(
+        self,
+        work: Callable[Concatenate[Session, Params], Result],
+        *args: Params.args,
+        **kwargs: Params.kwargs,
+    ) -> Result:
+        """Call `work(session, *args, **kwargs)` in one transaction, committed before
+        this returns (so a failed commit can never hide behind a 2xx) and rolled back
+        if it raises."""
+        # One worker-thread hop for the whole transaction: beginning, the caller check,
+        # the work and the commit. A hop per step would also keep SQLite's single
+        # writer waiting on the event loop between them.
+        return await run_in_threadpool(functools.partial(self._run, work, *args, **kwargs))
+
+    def _run(
+        self,
+        work: Callable[Concatenate[Session, Params], Result],
+        *args: Params.args,
+        **kwargs: Params.kwargs,
+    ) -> Result:
+        with self._database.transaction(self._caller) as session:
+            if self._caller is not None:
+                self._check(session, self._caller)
+            return work(session, *args, **kwargs)
 
 
-async def _anyone(caller: OptionalCaller, session: SessionDep) -> PrincipalModel | None:
-    return caller
+async def _unit_of_work(request: Request, caller: OptionalCaller) -> UnitOfWork:
+    return UnitOfWork(request.app.state.database, caller, request.app.state.check_caller)
 
 
-async def _principal(caller: OptionalCaller, session: SessionDep) -> PrincipalModel:
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(_unit_of_work)]
+
+
+async def _principal(caller: OptionalCaller) -> PrincipalModel:
     if caller is None:
         raise Unauthorized
     return caller
@@ -93,7 +125,7 @@ async def _guest(principal: Annotated[PrincipalModel, Depends(_principal)]) -> P
     return principal
 
 
-AnyoneDep = Annotated[PrincipalModel | None, Depends(_anyone)]
+AnyoneDep = OptionalCaller
 """No token needed; the caller if one was sent."""
 Principal = Annotated[PrincipalModel, Depends(_principal)]
 """Any valid token: a user, staff or a guest."""

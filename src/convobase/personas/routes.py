@@ -3,7 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from convobase.core.deps import AnyoneDep, SessionDep, StaffPrincipal
+from convobase.core.deps import AnyoneDep, StaffPrincipal, UnitOfWorkDep
 from convobase.core.pagination import PageRead, page_read
 from convobase.core.problems import problem_responses
 from convobase.personas import service
@@ -14,8 +14,8 @@ staff_responses = problem_responses(403, 404, 422)
 
 
 @router.get("", responses=problem_responses(422))
-def list_personas(
-    session: SessionDep,
+async def list_personas(
+    uow: UnitOfWorkDep,
     caller: AnyoneDep,
     specialization: str | None = None,
     skill_level: SkillLevel | None = None,
@@ -23,8 +23,8 @@ def list_personas(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> PageRead[PersonaRead]:
     """Active personas, by name."""
-    page = service.list_personas(
-        session,
+    page = await uow.run(
+        service.list_personas,
         caller,
         specialization=specialization,
         skill_level=skill_level,
@@ -35,29 +35,31 @@ def list_personas(
 
 
 @router.get("/{persona_id}", responses=problem_responses(404))
-def read_persona(session: SessionDep, caller: AnyoneDep, persona_id: uuid.UUID) -> PersonaRead:
+async def read_persona(uow: UnitOfWorkDep, caller: AnyoneDep, persona_id: uuid.UUID) -> PersonaRead:
     """One persona; deactivated ones only for staff."""
-    return PersonaRead.model_validate(service.get_persona(session, caller, persona_id))
+    return PersonaRead.model_validate(await uow.run(service.get_persona, caller, persona_id))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(403, 409, 422))
-def create_persona(session: SessionDep, staff: StaffPrincipal, body: PersonaCreate) -> PersonaRead:
+async def create_persona(
+    uow: UnitOfWorkDep, staff: StaffPrincipal, body: PersonaCreate
+) -> PersonaRead:
     """Create a persona (staff)."""
-    return PersonaRead.model_validate(service.create_persona(session, staff, data=body))
+    return PersonaRead.model_validate(await uow.run(service.create_persona, staff, data=body))
 
 
 @router.patch("/{persona_id}", responses=staff_responses)
-def update_persona(
-    session: SessionDep, staff: StaffPrincipal, persona_id: uuid.UUID, body: PersonaUpdate
+async def update_persona(
+    uow: UnitOfWorkDep, staff: StaffPrincipal, persona_id: uuid.UUID, body: PersonaUpdate
 ) -> PersonaRead:
     """Change a persona (staff)."""
-    persona = service.update_persona(session, staff, persona_id, data=body)
+    persona = await uow.run(service.update_persona, staff, persona_id, data=body)
     return PersonaRead.model_validate(persona)
 
 
 @router.delete("/{persona_id}", responses=staff_responses)
-def deactivate_persona(
-    session: SessionDep, staff: StaffPrincipal, persona_id: uuid.UUID
+async def deactivate_persona(
+    uow: UnitOfWorkDep, staff: StaffPrincipal, persona_id: uuid.UUID
 ) -> PersonaRead:
     """Deactivate a persona (staff): users no longer see it; its conversations stay."""
-    return PersonaRead.model_validate(service.deactivate_persona(session, staff, persona_id))
+    return PersonaRead.model_validate(await uow.run(service.deactivate_persona, staff, persona_id))
