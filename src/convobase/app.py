@@ -4,8 +4,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -88,8 +89,19 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         account_routes.router,
         health.router,
     ):
+        summarize_from_docstrings(router)
         app.include_router(router)
     return app
+
+
+def summarize_from_docstrings(router: APIRouter) -> None:
+    """Give each operation the first sentence of its route's docstring as its OpenAPI
+    summary; the whole docstring stays its description."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.summary is None and route.description:
+            first_paragraph = route.description.split("\n\n", 1)[0]
+            sentence = " ".join(first_paragraph.split()).split(". ", 1)[0]
+            route.summary = sentence.removesuffix(".")
 
 
 def check_caller(session: Session, principal: Principal) -> None:
