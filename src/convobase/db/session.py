@@ -1,8 +1,10 @@
 """Units of work: one transaction per operation, committed or rolled back whole."""
 
 import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from types import TracebackType
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,17 +15,59 @@ from convobase.db import identity
 from convobase.db.engine import SQLITE_BEGIN, create_database_engine
 
 
+class FairLock:
+    """A lock handed to its waiters in the order they asked for it.
+
+    `threading.Lock` lets the thread that releases it take it straight back, so under
+    contention one writer can run many transactions in a row while others wait: a
+    long tail. Here the holder hands the lock to the longest waiter instead.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._waiters: deque[threading.Lock] = deque()
+        self._held = False
+
+    @property
+    def waiting(self) -> int:
+        """How many threads are queued for the lock."""
+        return len(self._waiters)
+
+    def __enter__(self) -> "FairLock":
+        with self._guard:
+            if not self._held:
+                self._held = True
+                return self
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiters.append(turn)
+        turn.acquire()  # released by the thread that hands the lock over
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        with self._guard:
+            if self._waiters:
+                self._waiters.popleft().release()  # still held: now by that waiter
+            else:
+                self._held = False
+
+
 class Database:
     """The database an entry point (HTTP request, CLI command, job run) works in."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        # SQLite has one writer at a time. Waiting for it on a lock wakes the next
+        # SQLite has one writer at a time. Waiting for it on a fair lock wakes the next
         # writer the moment the last one commits; SQLite's own busy handler polls with
         # sleeps of up to 100 ms, which shows as long tails under concurrent writes.
         # Other processes on the same file still queue on the busy timeout.
         self._write_turn: AbstractContextManager[object] = (
-            threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+            FairLock() if engine.dialect.name == "sqlite" else nullcontext()
         )
         self._readers = sessionmaker(engine, expire_on_commit=False, autoflush=False)
         writer_engine = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
