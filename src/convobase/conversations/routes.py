@@ -6,7 +6,6 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from convobase.conversations import service
 from convobase.conversations.errors import InvalidGuestToken
 from convobase.conversations.schemas import (
-    MAX_PAGE_SIZE,
     ConversationCreate,
     ConversationRead,
     ConversationUpdate,
@@ -27,7 +26,7 @@ from convobase.core.deps import (
     UserPrincipal,
 )
 from convobase.core.errors import Unauthorized
-from convobase.core.pagination import PageRead, page_read
+from convobase.core.pagination import DEFAULT_PAGE_SIZE, PageRead, PageSize, page_read
 from convobase.core.problems import problem_responses
 from convobase.core.tokens import TokenAuthority
 
@@ -44,7 +43,6 @@ async def _tokens(request: Request) -> TokenAuthority:
 
 Limits = Annotated[MessageLimits, Depends(_limits)]
 Tokens = Annotated[TokenAuthority, Depends(_tokens)]
-PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 Seq = Annotated[int | None, Query(ge=0)]
 
 conversations = APIRouter(
@@ -69,7 +67,7 @@ async def list_conversations(
     uow: UnitOfWorkDep,
     principal: UserPrincipal,
     cursor: str | None = None,
-    limit: PageSize = 50,
+    limit: PageSize = DEFAULT_PAGE_SIZE,
 ) -> PageRead[ConversationRead]:
     """Your conversations, most recent activity first."""
     page = await uow.run(service.list_conversations, principal, cursor=cursor, limit=limit)
@@ -139,7 +137,7 @@ async def list_messages(
     after: Seq = None,
     before: Seq = None,
     cursor: str | None = None,
-    limit: PageSize = 50,
+    limit: PageSize = DEFAULT_PAGE_SIZE,
 ) -> PageRead[MessageRead]:
     """Messages in ascending seq: `?after=SEQ` for newer, `?before=SEQ` for older, or
     the latest page. `next_cursor` continues in the same direction."""

@@ -9,8 +9,6 @@ from convobase.core.validation import Text, bounded_json
 
 MAX_METADATA_BYTES = 16 * 1024
 MAX_CONTEXT_BYTES = 64 * 1024
-MAX_PAGE_SIZE = 200
-DEFAULT_PAGE_SIZE = 50
 
 
 def _bounded(max_bytes: int, name: str) -> AfterValidator:
@@ -21,7 +19,6 @@ Metadata = Annotated[dict[str, Any], _bounded(MAX_METADATA_BYTES, "metadata")]
 Context = Annotated[dict[str, Any], _bounded(MAX_CONTEXT_BYTES, "context")]
 Title = Annotated[Text, Field(min_length=1, max_length=200)]
 ClientMessageId = Annotated[Text, Field(min_length=1, max_length=128)]
-PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)]
 
 
 class ConversationCreate(BaseModel):

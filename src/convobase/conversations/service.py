@@ -20,15 +20,19 @@ from convobase.conversations.errors import (
 from convobase.conversations.models import Conversation, ConversationKind, MessageRole
 from convobase.conversations.repository import StoredMessage
 from convobase.conversations.schemas import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
     ConversationCreate,
     ConversationUpdate,
     MessageCreate,
 )
 from convobase.core.errors import Forbidden, ValidationFailed
 from convobase.core.ids import new_id
-from convobase.core.pagination import Page, decode_cursor, encode_cursor
+from convobase.core.pagination import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    Page,
+    decode_cursor,
+    encode_cursor,
+)
 from convobase.core.principal import Principal
 from convobase.core.time import utc_now
 from convobase.personas import service as persona_service

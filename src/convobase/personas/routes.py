@@ -1,10 +1,9 @@
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 
 from convobase.core.deps import AnyoneDep, StaffPrincipal, UnitOfWorkDep
-from convobase.core.pagination import PageRead, page_read
+from convobase.core.pagination import DEFAULT_PAGE_SIZE, PageRead, PageSize, page_read
 from convobase.core.problems import problem_responses
 from convobase.personas import service
 from convobase.personas.schemas import PersonaCreate, PersonaRead, PersonaUpdate, SkillLevel
@@ -20,7 +19,7 @@ async def list_personas(
     specialization: str | None = None,
     skill_level: SkillLevel | None = None,
     cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: PageSize = DEFAULT_PAGE_SIZE,
 ) -> PageRead[PersonaRead]:
     """Active personas, by name."""
     page = await uow.run(

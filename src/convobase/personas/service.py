@@ -3,7 +3,7 @@ import uuid
 from sqlalchemy.orm import Session
 
 from convobase.core.errors import Forbidden
-from convobase.core.pagination import Page, decode_cursor, encode_cursor
+from convobase.core.pagination import DEFAULT_PAGE_SIZE, Page, decode_cursor, encode_cursor
 from convobase.core.principal import Principal
 from convobase.personas import repository
 from convobase.personas.errors import PersonaNameTaken, PersonaNotFound
@@ -35,7 +35,7 @@ def list_personas(
     specialization: str | None = None,
     skill_level: str | None = None,
     cursor: str | None = None,
-    limit: int = 50,
+    limit: int = DEFAULT_PAGE_SIZE,
 ) -> Page[Persona]:
     """Active personas by name, optionally of one specialization or skill level."""
     after_name = decode_cursor(cursor, str)[0] if cursor is not None else None
