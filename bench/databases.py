@@ -37,14 +37,8 @@ def postgres_connect(
     url: URL, *, autocommit: bool = False
 ) -> psycopg.Connection[tuple[object, ...]]:
     """A plain psycopg connection to `url`."""
-    return psycopg.connect(
-        host=url.host,
-        port=url.port or 5432,
-        user=url.username,
-        password=url.password,
-        dbname=url.database,
-        autocommit=autocommit,
-    )
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return psycopg.connect(conninfo, autocommit=autocommit)
 
 
 @contextmanager

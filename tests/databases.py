@@ -37,15 +37,8 @@ def postgres_unreachable_reason() -> str | None:
 
 
 def admin_connection(url: URL) -> psycopg.Connection[tuple[object, ...]]:
-    return psycopg.connect(
-        host=url.host,
-        port=url.port or 5432,
-        user=url.username,
-        password=url.password,
-        dbname=url.database,
-        autocommit=True,
-        connect_timeout=3,
-    )
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return psycopg.connect(conninfo, autocommit=True, connect_timeout=3)
 
 
 @dataclass(frozen=True)

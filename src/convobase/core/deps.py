@@ -6,7 +6,6 @@ so the kernel imports no domain and no storage code. Dependencies do no I/O and 
 `UnitOfWork.run` makes for its whole transaction.
 """
 
-import functools
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Annotated, Concatenate, ParamSpec, Protocol, TypeVar
@@ -77,21 +76,17 @@ class UnitOfWork:
         """Call `work(session, *args, **kwargs)` in one transaction, committed before
         this returns (so a failed commit can never hide behind a 2xx) and rolled back
         if it raises."""
+
         # One worker-thread hop for the whole transaction: beginning, the caller check,
         # the work and the commit. A hop per step would also keep SQLite's single
         # writer waiting on the event loop between them.
-        return await run_in_threadpool(functools.partial(self._run, work, *args, **kwargs))
+        def transaction() -> Result:
+            with self._database.transaction(self._caller) as session:
+                if self._caller is not None:
+                    self._check(session, self._caller)
+                return work(session, *args, **kwargs)
 
-    def _run(
-        self,
-        work: Callable[Concatenate[Session, Params], Result],
-        *args: Params.args,
-        **kwargs: Params.kwargs,
-    ) -> Result:
-        with self._database.transaction(self._caller) as session:
-            if self._caller is not None:
-                self._check(session, self._caller)
-            return work(session, *args, **kwargs)
+        return await run_in_threadpool(transaction)
 
 
 async def _unit_of_work(request: Request, caller: OptionalCaller) -> UnitOfWork:
