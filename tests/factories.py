@@ -20,7 +20,7 @@ _numbers = itertools.count(1)
 
 def user(session: Session, *, email: str | None = None) -> Principal:
     principal = Principal.user(uuid.uuid4(), email=email)
-    user_service.ensure_user(session, principal)
+    user_service.register_caller(session, principal)
     return principal
 
 

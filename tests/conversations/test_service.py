@@ -14,8 +14,8 @@ from convobase.conversations.errors import (
 )
 from convobase.conversations.models import Message, MessageRole
 from convobase.conversations.schemas import ConversationUpdate, MessageCreate
-from convobase.conversations.service import MessageLimits
 from convobase.core.errors import ValidationFailed
+from convobase.core.limits import Limits
 from convobase.core.pagination import InvalidCursor
 from convobase.core.principal import Principal
 from convobase.personas.errors import PersonaNotFound
@@ -182,7 +182,7 @@ def test_oversized_content_is_refused(session: Session, user: Principal) -> None
 
     with pytest.raises(ContentTooLarge):
         service.append_message(
-            session, user, conversation.id, data=data, limits=MessageLimits(max_content_bytes=1000)
+            session, user, conversation.id, data=data, limits=Limits(max_content_bytes=1000)
         )
     assert service.get_conversation(session, user, conversation.id).last_seq == 0
 

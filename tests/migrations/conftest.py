@@ -8,6 +8,7 @@ import pytest
 from pytest_alembic.config import Config
 from sqlalchemy import Engine
 
+from convobase import table_registry
 from convobase.config import Settings
 from convobase.db.engine import create_database_engine
 from convobase.db.migrate import alembic_config as convobase_alembic_config
@@ -16,7 +17,10 @@ from tests.databases import empty_postgres_database
 
 @pytest.fixture
 def alembic_config() -> Config:
-    return Config(alembic_config=convobase_alembic_config())
+    return Config(
+        config_options={"target_metadata": table_registry.metadata},
+        alembic_config=convobase_alembic_config(),
+    )
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-from convobase.core.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from convobase.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 
 class ConversationNotFound(NotFound):
@@ -27,12 +27,6 @@ class GuestLimitReached(Forbidden):
     """This guest session has used all its messages: sign up to keep the conversation."""
 
     code = "guest_limit_reached"
-
-
-class GuestSessionClosed(Unauthorized):
-    """This guest session has been claimed by an account or no longer exists."""
-
-    code = "guest_session_closed"
 
 
 class GuestSessionAlreadyClaimed(Conflict):

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from convobase.core.time import utc_now
 from convobase.db.base import Base, CreatedAtMixin, IdMixin, TimestampsMixin, one_of
+from convobase.db.ownership import UserOwned
 
 
 class ConversationKind(StrEnum):
@@ -22,26 +23,26 @@ class MessageRole(StrEnum):
     SYSTEM = "system"
 
 
-class Conversation(IdMixin, TimestampsMixin, Base):
-    """A chat session between a user (or a guest) and a persona."""
+class Conversation(IdMixin, UserOwned, TimestampsMixin, Base):
+    """A chat session between a user (or a guest) and a persona.
+
+    A guest's conversation belongs to its session's anonymous user until a signed-in
+    user claims it.
+    """
+
+    user_id_indexed = False  # led by user_id: ix_conversations_user_id_last_message_at
 
     __tablename__ = "conversations"
     __table_args__ = (
         CheckConstraint("guest_message_count >= 0", name="guest_message_count_non_negative"),
         CheckConstraint("last_seq >= 0", name="last_seq_non_negative"),
         CheckConstraint(one_of("kind", ConversationKind), name="kind"),
-        # Every conversation has an owner: a user, or while it is a guest's, a session.
-        CheckConstraint(
-            "(is_guest_session AND session_id IS NOT NULL)"
-            " OR (NOT is_guest_session AND user_id IS NOT NULL)",
-            name="has_owner",
-        ),
+        CheckConstraint("NOT is_guest_session OR session_id IS NOT NULL", name="guest_has_session"),
         CheckConstraint("is_active = (ended_at IS NULL)", name="ended_iff_inactive"),
         UniqueConstraint("session_id", "is_guest_session"),
         Index("ix_conversations_user_id_last_message_at", "user_id", "last_message_at", "id"),
     )
 
-    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     # RESTRICT: a persona someone has talked to is deactivated, never deleted from
     # under its conversations.
     persona_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -63,8 +64,11 @@ class Conversation(IdMixin, TimestampsMixin, Base):
     ended_at: Mapped[datetime | None]
 
 
-class Message(IdMixin, CreatedAtMixin, Base):
-    """One message of a conversation, numbered 1, 2, 3… by `seq`."""
+class Message(IdMixin, UserOwned, CreatedAtMixin, Base):
+    """One message of a conversation, numbered 1, 2, 3… by `seq`; owned by the
+    conversation's owner."""
+
+    user_id_indexed = False  # led by user_id: ix_messages_user_id_created_at
 
     __tablename__ = "messages"
     __table_args__ = (
@@ -78,8 +82,6 @@ class Message(IdMixin, CreatedAtMixin, Base):
     conversation_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("conversations.id", ondelete="CASCADE")
     )
-    # NULL while the conversation belongs to a guest; set when it is claimed.
-    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     seq: Mapped[int]
     role: Mapped[str]
     content: Mapped[str]

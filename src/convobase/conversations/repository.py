@@ -1,8 +1,8 @@
 """All SQL of conversations and messages.
 
-Owner scoping goes through one helper, `_owned`: every statement that reads or locks
-a conversation on a caller's behalf gets its filter from there, so it cannot be left
-out. The statements of the message hot path (append, read a page) are built once per
+Both tables are user-owned: every statement run on a caller's behalf is limited by the
+kernel's owner rule (`convobase.db.ownership`), and staff are granted every
+conversation. The statements of the message hot path (append, read a page) are built once per
 kind of caller and run as Core on the session's connection, with the caller in bind
 parameters: building and running them through the ORM would cost several times the
 database's own work (docs/performance.md).
@@ -11,29 +11,18 @@ database's own work (docs/performance.md).
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from enum import Enum
 from functools import cache
 from typing import Any, Literal, NamedTuple, cast
 
-from sqlalchemy import (
-    ColumnElement,
-    Select,
-    Table,
-    Update,
-    and_,
-    bindparam,
-    insert,
-    or_,
-    select,
-    true,
-    update,
-)
+from sqlalchemy import Select, Table, Update, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from convobase.conversations.models import Conversation, Message
 from convobase.core.principal import Principal
-from convobase.db import identity
+from convobase.db import identity, ownership
 from convobase.db.base import UTCDateTime
+from convobase.db.keyset import seek
+from convobase.db.ownership import Scope, owner_parameters, scope_of, scoped, visible
 
 conversations = cast(Table, Conversation.__table__)
 messages = cast(Table, Message.__table__)
@@ -52,15 +41,6 @@ class StoredMessage(NamedTuple):
     created_at: datetime
 
 
-class AppendTarget(NamedTuple):
-    """What an append needs to know of the conversation it has locked."""
-
-    id: uuid.UUID
-    user_id: uuid.UUID | None
-    is_active: bool
-    is_guest_session: bool
-
-
 MESSAGE_COLUMNS = (
     messages.c.id,
     messages.c.conversation_id,
@@ -73,46 +53,9 @@ MESSAGE_COLUMNS = (
 )
 
 
-# --- owner scoping -----------------------------------------------------------------
-
-
-class _Caller(Enum):
-    USER = "user"
-    GUEST = "guest"
-    STAFF = "staff"
-
-
-def _caller(principal: Principal) -> _Caller:
-    if principal.is_staff:
-        return _Caller.STAFF
-    return _Caller.GUEST if principal.is_guest else _Caller.USER
-
-
-def _owned(caller: _Caller) -> ColumnElement[bool]:
-    """The conversations a kind of caller may reach; the caller comes in as parameters."""
-    if caller is _Caller.STAFF:
-        return true()
-    if caller is _Caller.GUEST:
-        return and_(
-            conversations.c.session_id == bindparam("owner_session_id"),
-            conversations.c.is_guest_session,
-        )
-    return conversations.c.user_id == bindparam("owner_user_id")
-
-
-def _owner_parameters(principal: Principal) -> dict[str, object]:
-    return {"owner_user_id": principal.user_id, "owner_session_id": principal.guest_session_id}
-
-
-def _orm_owned(principal: Principal) -> ColumnElement[bool]:
-    if principal.is_staff:
-        return true()
-    if principal.is_guest:
-        return and_(
-            Conversation.session_id == principal.guest_session_id,
-            Conversation.is_guest_session,
-        )
-    return Conversation.user_id == principal.user_id
+def _scope(principal: Principal) -> Scope:
+    # Staff may reach every conversation, and so every message.
+    return scope_of(principal, staff=True)
 
 
 # --- conversations -----------------------------------------------------------------
@@ -121,9 +64,8 @@ def _orm_owned(principal: Principal) -> ColumnElement[bool]:
 def _conversations(principal: Principal) -> Select[Conversation]:
     # populate_existing: the append path changes conversation rows with Core statements,
     # so an object already in the session must be refreshed, not reused as it was.
-    return (
-        select(Conversation).where(_orm_owned(principal)).execution_options(populate_existing=True)
-    )
+    statement = select(Conversation).execution_options(populate_existing=True)
+    return scoped(statement, Conversation, principal, staff=True)
 
 
 def get(session: Session, principal: Principal, conversation_id: uuid.UUID) -> Conversation | None:
@@ -132,8 +74,8 @@ def get(session: Session, principal: Principal, conversation_id: uuid.UUID) -> C
 
 
 def is_visible(session: Session, principal: Principal, conversation_id: uuid.UUID) -> bool:
-    parameters = {"conversation_id": conversation_id, **_owner_parameters(principal)}
-    found = _run(session, _visible_statement(_caller(principal)), parameters).first()
+    parameters = {"conversation_id": conversation_id, **owner_parameters(principal)}
+    found = _run(session, _visible_statement(_scope(principal)), parameters).first()
     return found is not None
 
 
@@ -144,23 +86,12 @@ def list_page(
     before: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> Sequence[Conversation]:
-    """Conversations by latest activity, newest first, strictly after the cursor."""
-    statement = _conversations(principal)
-    if before is not None:
-        last_message_at, conversation_id = before
-        statement = statement.where(
-            or_(
-                Conversation.last_message_at < last_message_at,
-                and_(
-                    Conversation.last_message_at == last_message_at,
-                    Conversation.id < conversation_id,
-                ),
-            )
-        )
-    statement = statement.order_by(
-        Conversation.last_message_at.desc(), Conversation.id.desc()
-    ).limit(limit)
-    return session.scalars(statement).all()
+    """The caller's own conversations (staff too see only theirs here), by latest
+    activity, newest first, strictly after the cursor."""
+    own = scoped(select(Conversation), Conversation, principal)
+    key = (Conversation.last_message_at, Conversation.id)
+    statement = seek(own, key, before, descending=True)
+    return session.scalars(statement.limit(limit)).all()
 
 
 def add(session: Session, conversation: Conversation) -> Conversation:
@@ -177,16 +108,14 @@ def delete(session: Session, conversation: Conversation) -> None:
 # --- the append path ---------------------------------------------------------------
 
 
-def lock_for_append(
-    session: Session, principal: Principal, conversation_id: uuid.UUID
-) -> AppendTarget | None:
-    """Lock the conversation's row until the transaction ends, if the caller may reach it.
+def lock_for_append(session: Session, principal: Principal, conversation_id: uuid.UUID) -> bool:
+    """Lock the conversation's row until the transaction ends, if the caller may reach
+    it; False if not.
 
     PostgreSQL takes a row lock; SQLite writers already hold the database write lock.
     """
-    parameters = {"conversation_id": conversation_id, **_owner_parameters(principal)}
-    row = _run(session, _lock_statement(_caller(principal)), parameters).first()
-    return None if row is None else AppendTarget(*row)
+    parameters = {"conversation_id": conversation_id, **owner_parameters(principal)}
+    return _run(session, _lock_statement(_scope(principal)), parameters).first() is not None
 
 
 def get_message_by_client_id(
@@ -213,7 +142,7 @@ class NextSeq(NamedTuple):
     """The seq an append takes, and what it needs to know of its conversation."""
 
     seq: int
-    user_id: uuid.UUID | None
+    user_id: uuid.UUID
     is_guest_session: bool
 
 
@@ -222,12 +151,12 @@ def take_next_seq(
 ) -> NextSeq | None:
     """Advance an active conversation's message counter and return the new seq, in one
     statement that also locks the row; None if the caller cannot reach it or it ended."""
-    parameters = {"conversation_id": conversation_id, "now": now, **_owner_parameters(principal)}
-    row = _run(session, _take_next_seq_statement(_caller(principal)), parameters).first()
+    parameters = {"conversation_id": conversation_id, "now": now, **owner_parameters(principal)}
+    row = _run(session, _take_next_seq_statement(_scope(principal)), parameters).first()
     return None if row is None else NextSeq(*row)
 
 
-def insert_message(session: Session, message: StoredMessage, user_id: uuid.UUID | None) -> None:
+def insert_message(session: Session, message: StoredMessage, user_id: uuid.UUID) -> None:
     values = message._asdict()
     values["metadata"] = values.pop("message_metadata")
     _run(session, _INSERT_MESSAGE, {**values, "user_id": user_id})
@@ -236,8 +165,9 @@ def insert_message(session: Session, message: StoredMessage, user_id: uuid.UUID 
 # --- reading messages --------------------------------------------------------------
 
 
-# A page query carries the owner check itself, so a page costs one statement; only an
-# empty page needs `is_visible` to tell "no messages" from "not yours".
+# Messages carry their owner, so a page query checks it on the rows it reads and a
+# page costs one statement; only an empty page needs `is_visible` to tell "no
+# messages" from "not yours".
 
 
 def latest_messages(
@@ -248,16 +178,15 @@ def latest_messages(
     before: int | None,
     limit: int,
 ) -> list[StoredMessage]:
-    """Up to `limit` messages below seq `before` (or the newest), in ascending seq."""
-    statement = _page_statement(_caller(principal), "before" if before is not None else None)
+    """Up to `limit` messages below seq `before` (or the newest), newest first."""
+    statement = _page_statement(_scope(principal), "before" if before is not None else None)
     parameters = {
         "conversation_id": conversation_id,
         "before": before,
         "limit": limit,
-        **_owner_parameters(principal),
+        **owner_parameters(principal),
     }
-    rows = _run(session, statement, parameters).all()
-    return [StoredMessage(*row) for row in reversed(rows)]
+    return [StoredMessage(*row) for row in _run(session, statement, parameters)]
 
 
 def messages_after(
@@ -268,48 +197,45 @@ def messages_after(
         "conversation_id": conversation_id,
         "after": after,
         "limit": limit,
-        **_owner_parameters(principal),
+        **owner_parameters(principal),
     }
-    rows = _run(session, _page_statement(_caller(principal), "after"), parameters).all()
-    return [StoredMessage(*row) for row in rows]
+    statement = _page_statement(_scope(principal), "after")
+    return [StoredMessage(*row) for row in _run(session, statement, parameters)]
 
 
 # --- guest sessions ----------------------------------------------------------------
 
 
-def act_as(session: Session, principal: Principal) -> None:
+def act_as(session: Session, principal: Principal, *, handover_to: uuid.UUID | None = None) -> None:
     """Switch the transaction's row-level identity (PostgreSQL) to `principal`."""
-    identity.act_as(session, principal)
+    identity.act_as(session, principal, handover_to=handover_to)
 
 
-def get_open_guest_conversation(session: Session, session_id: str) -> Conversation | None:
-    statement = select(Conversation).where(
-        Conversation.session_id == session_id, Conversation.is_guest_session
-    )
+def get_guest_conversation(session: Session, guest: Principal) -> Conversation | None:
+    statement = _conversations(guest).where(Conversation.is_guest_session)
     return session.scalars(statement).one_or_none()
 
 
-def claim_guest_conversation(
-    session: Session, session_id: str, user_id: uuid.UUID
-) -> Conversation | None:
-    """Give an open guest conversation and its messages to `user_id`; None if it is not
-    open (claimed already, or gone). Parallel claims queue on the row lock."""
+def lock_guest_conversation(session: Session, guest: Principal) -> Conversation | None:
+    """The guest's open conversation, locked until the transaction ends; None once it
+    was claimed (a parallel claim waits here, then finds nothing)."""
+    statement = _conversations(guest).where(Conversation.is_guest_session).with_for_update()
+    return session.scalars(statement).one_or_none()
+
+
+def hand_over(session: Session, guest: Principal, receiver: uuid.UUID) -> None:
+    """Give everything the guest owns to `receiver`."""
+    assert guest.owner_id is not None
+    ownership.hand_over(session.connection(), guest.owner_id, receiver)
+
+
+def close_guest_conversation(
+    session: Session, principal: Principal, conversation_id: uuid.UUID
+) -> Conversation:
+    """Mark a handed-over guest conversation as the caller's own, and read it back."""
     conversation = session.scalars(
-        select(Conversation)
-        .where(Conversation.session_id == session_id, Conversation.is_guest_session)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
-    if conversation is None:
-        return None
-    # Messages first: their row policy recognises them through the guest conversation.
-    session.execute(
-        update(Message)
-        .where(Message.conversation_id == conversation.id)
-        .values(user_id=user_id)
-        .execution_options(synchronize_session=False)
-    )
-    conversation.user_id = user_id
+        _conversations(principal).where(Conversation.id == conversation_id)
+    ).one()
     conversation.is_guest_session = False
     session.flush()
     return conversation
@@ -323,23 +249,18 @@ def _run(session: Session, statement: Any, parameters: Mapping[str, object]) -> 
 
 
 @cache
-def _lock_statement(caller: _Caller) -> Select[Any]:
+def _lock_statement(scope: Scope) -> Select[Any]:
     return (
-        select(
-            conversations.c.id,
-            conversations.c.user_id,
-            conversations.c.is_active,
-            conversations.c.is_guest_session,
-        )
-        .where(conversations.c.id == bindparam("conversation_id"), _owned(caller))
+        select(conversations.c.id)
+        .where(conversations.c.id == bindparam("conversation_id"), visible(conversations, scope))
         .with_for_update()
     )
 
 
 @cache
-def _visible_statement(caller: _Caller) -> Select[Any]:
+def _visible_statement(scope: Scope) -> Select[Any]:
     return select(conversations.c.id).where(
-        conversations.c.id == bindparam("conversation_id"), _owned(caller)
+        conversations.c.id == bindparam("conversation_id"), visible(conversations, scope)
     )
 
 
@@ -347,13 +268,13 @@ _NOW = bindparam("now", type_=UTCDateTime())
 
 
 @cache
-def _take_next_seq_statement(caller: _Caller) -> Update:
+def _take_next_seq_statement(scope: Scope) -> Update:
     return (
         update(conversations)
         .where(
             conversations.c.id == bindparam("conversation_id"),
             conversations.c.is_active,
-            _owned(caller),
+            visible(conversations, scope),
         )
         .values(last_seq=conversations.c.last_seq + 1, last_message_at=_NOW, updated_at=_NOW)
         .returning(
@@ -383,19 +304,10 @@ _BY_CLIENT_ID = select(*MESSAGE_COLUMNS).where(
 
 
 @cache
-def _page_statement(caller: _Caller, direction: Literal["after", "before"] | None) -> Select[Any]:
-    reachable = (
-        select(conversations.c.id)
-        .where(conversations.c.id == bindparam("conversation_id"), _owned(caller))
-        .exists()
+def _page_statement(scope: Scope, direction: Literal["after", "before"] | None) -> Select[Any]:
+    statement = select(*MESSAGE_COLUMNS).where(_OF_CONVERSATION, visible(messages, scope))
+    start: tuple[Any] | None = None if direction is None else (bindparam(direction),)
+    descending = direction != "after"
+    return seek(statement, (messages.c.seq,), start, descending=descending).limit(
+        bindparam("limit")
     )
-    statement = select(*MESSAGE_COLUMNS).where(_OF_CONVERSATION, reachable)
-    if direction == "after":
-        return (
-            statement.where(messages.c.seq > bindparam("after"))
-            .order_by(messages.c.seq)
-            .limit(bindparam("limit"))
-        )
-    if direction == "before":
-        statement = statement.where(messages.c.seq < bindparam("before"))
-    return statement.order_by(messages.c.seq.desc()).limit(bindparam("limit"))

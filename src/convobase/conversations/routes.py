@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from convobase.conversations import service
 from convobase.conversations.errors import InvalidGuestToken
@@ -18,31 +18,19 @@ from convobase.conversations.schemas import (
     MessageRead,
     Safety,
 )
-from convobase.conversations.service import MessageLimits
 from convobase.core.deps import (
-    GuestPrincipal,
-    Principal,
+    CallerDep,
+    GuestDep,
+    LimitsDep,
+    PageSize,
+    TokensDep,
     UnitOfWorkDep,
-    UserPrincipal,
+    UserDep,
 )
 from convobase.core.errors import Unauthorized
-from convobase.core.pagination import DEFAULT_PAGE_SIZE, PageRead, PageSize, page_read
+from convobase.core.pagination import DEFAULT_PAGE_SIZE, PageRead, page_read
 from convobase.core.problems import problem_responses
-from convobase.core.tokens import TokenAuthority
 
-
-async def _limits(request: Request) -> MessageLimits:
-    limits: MessageLimits = request.app.state.message_limits
-    return limits
-
-
-async def _tokens(request: Request) -> TokenAuthority:
-    tokens: TokenAuthority = request.app.state.tokens
-    return tokens
-
-
-Limits = Annotated[MessageLimits, Depends(_limits)]
-Tokens = Annotated[TokenAuthority, Depends(_tokens)]
 Seq = Annotated[int | None, Query(ge=0)]
 
 conversations = APIRouter(
@@ -55,7 +43,7 @@ guest_sessions = APIRouter(prefix="/v1/guest-sessions", tags=["guest sessions"])
 
 @conversations.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(422))
 async def create_conversation(
-    uow: UnitOfWorkDep, principal: UserPrincipal, body: ConversationCreate
+    uow: UnitOfWorkDep, principal: UserDep, body: ConversationCreate
 ) -> ConversationRead:
     """Start a conversation, optionally with a persona."""
     conversation = await uow.run(service.create_conversation, principal, data=body)
@@ -65,28 +53,28 @@ async def create_conversation(
 @conversations.get("", responses=problem_responses(422))
 async def list_conversations(
     uow: UnitOfWorkDep,
-    principal: UserPrincipal,
+    principal: UserDep,
     cursor: str | None = None,
     limit: PageSize = DEFAULT_PAGE_SIZE,
 ) -> PageRead[ConversationRead]:
     """Your conversations, most recent activity first."""
-    page = await uow.run(service.list_conversations, principal, cursor=cursor, limit=limit)
+    page = await uow.read(service.list_conversations, principal, cursor=cursor, limit=limit)
     return page_read(page, ConversationRead)
 
 
 @conversations.get("/{conversation_id}")
 async def read_conversation(
-    uow: UnitOfWorkDep, principal: UserPrincipal, conversation_id: uuid.UUID
+    uow: UnitOfWorkDep, principal: UserDep, conversation_id: uuid.UUID
 ) -> ConversationRead:
     """One of your conversations."""
-    conversation = await uow.run(service.get_conversation, principal, conversation_id)
+    conversation = await uow.read(service.get_conversation, principal, conversation_id)
     return ConversationRead.model_validate(conversation)
 
 
 @conversations.patch("/{conversation_id}", responses=problem_responses(422))
 async def update_conversation(
     uow: UnitOfWorkDep,
-    principal: UserPrincipal,
+    principal: UserDep,
     conversation_id: uuid.UUID,
     body: ConversationUpdate,
 ) -> ConversationRead:
@@ -97,7 +85,7 @@ async def update_conversation(
 
 @conversations.delete("/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_conversation(
-    uow: UnitOfWorkDep, principal: UserPrincipal, conversation_id: uuid.UUID
+    uow: UnitOfWorkDep, principal: UserDep, conversation_id: uuid.UUID
 ) -> None:
     """Delete a conversation and all its messages."""
     await uow.run(service.delete_conversation, principal, conversation_id)
@@ -113,8 +101,8 @@ async def delete_conversation(
 )
 async def append_message(
     uow: UnitOfWorkDep,
-    principal: Principal,
-    limits: Limits,
+    principal: CallerDep,
+    limits: LimitsDep,
     conversation_id: uuid.UUID,
     body: MessageCreate,
     response: Response,
@@ -132,7 +120,7 @@ async def append_message(
 @conversations.get("/{conversation_id}/messages", responses=problem_responses(422))
 async def list_messages(
     uow: UnitOfWorkDep,
-    principal: Principal,
+    principal: CallerDep,
     conversation_id: uuid.UUID,
     after: Seq = None,
     before: Seq = None,
@@ -141,7 +129,7 @@ async def list_messages(
 ) -> PageRead[MessageRead]:
     """Messages in ascending seq: `?after=SEQ` for newer, `?before=SEQ` for older, or
     the latest page. `next_cursor` continues in the same direction."""
-    page = await uow.run(
+    page = await uow.read(
         service.list_messages,
         principal,
         conversation_id,
@@ -155,7 +143,7 @@ async def list_messages(
 
 @guest_sessions.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(404, 422))
 async def start_guest_session(
-    uow: UnitOfWorkDep, limits: Limits, tokens: Tokens, body: GuestSessionCreate
+    uow: UnitOfWorkDep, limits: LimitsDep, tokens: TokensDep, body: GuestSessionCreate
 ) -> GuestSessionCreated:
     """Start a guest chat with a persona; no account needed. Returns the guest token."""
     started = await uow.run(service.start_guest_session, persona_id=body.persona_id, limits=limits)
@@ -170,16 +158,16 @@ async def start_guest_session(
 
 @guest_sessions.get("/current", responses=problem_responses(401, 403))
 async def read_guest_session(
-    uow: UnitOfWorkDep, guest: GuestPrincipal, limits: Limits
+    uow: UnitOfWorkDep, guest: GuestDep, limits: LimitsDep
 ) -> GuestSessionRead:
     """Your guest session: messages sent and remaining."""
-    status_ = await uow.run(service.guest_session_status, guest, limits=limits)
+    status_ = await uow.read(service.guest_session_status, guest, limits=limits)
     return GuestSessionRead.model_validate(status_)
 
 
 @guest_sessions.post("/claim", responses=problem_responses(401, 403, 409, 422))
 async def claim_guest_session(
-    uow: UnitOfWorkDep, principal: UserPrincipal, tokens: Tokens, body: GuestSessionClaim
+    uow: UnitOfWorkDep, principal: UserDep, tokens: TokensDep, body: GuestSessionClaim
 ) -> ConversationRead:
     """Move a guest conversation, with all its messages, into your account."""
     try:

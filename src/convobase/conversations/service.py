@@ -6,7 +6,6 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from convobase.config import Settings
 from convobase.conversations import repository
 from convobase.conversations.errors import (
     ClientMessageIdReused,
@@ -15,7 +14,6 @@ from convobase.conversations.errors import (
     ConversationNotFound,
     GuestLimitReached,
     GuestSessionAlreadyClaimed,
-    GuestSessionClosed,
 )
 from convobase.conversations.models import Conversation, ConversationKind, MessageRole
 from convobase.conversations.repository import StoredMessage
@@ -26,28 +24,18 @@ from convobase.conversations.schemas import (
 )
 from convobase.core.errors import Forbidden, ValidationFailed
 from convobase.core.ids import new_id
+from convobase.core.limits import DEFAULT_LIMITS, Limits
 from convobase.core.pagination import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     Page,
     decode_cursor,
-    encode_cursor,
+    paginate,
 )
 from convobase.core.principal import Principal
 from convobase.core.time import utc_now
 from convobase.personas import service as persona_service
-
-
-@dataclass(frozen=True, slots=True)
-class MessageLimits:
-    """Operator-set bounds on what a message append may do."""
-
-    max_content_bytes: int = 32 * 1024
-    guest_message_limit: int = 10
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> "MessageLimits":
-        return cls(settings.max_content_bytes, settings.guest_message_limit)
+from convobase.users import service as user_service
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +50,7 @@ def create_conversation(
     session: Session, principal: Principal, *, data: ConversationCreate
 ) -> Conversation:
     """Start a conversation owned by the signed-in user."""
-    if principal.user_id is None or principal.is_guest:
+    if not principal.is_signed_in or principal.user_id is None:
         raise Forbidden("Only a signed-in user can start a conversation.")
     if data.persona_id is not None:
         persona_service.get_active_persona(session, principal, data.persona_id)
@@ -105,12 +93,7 @@ def list_conversations(
         last_message_at, conversation_id = decode_cursor(cursor, str, str)
         before = (_parse_time(last_message_at), _parse_uuid(conversation_id))
     rows = repository.list_page(session, principal, before=before, limit=limit + 1)
-    items, more = rows[:limit], len(rows) > limit
-    next_cursor = None
-    if more:
-        last = items[-1]
-        next_cursor = encode_cursor(last.last_message_at.isoformat(), str(last.id))
-    return Page(items, next_cursor)
+    return paginate(rows, limit, lambda last: (last.last_message_at.isoformat(), str(last.id)))
 
 
 def update_conversation(
@@ -153,7 +136,7 @@ def append_message(
     conversation_id: uuid.UUID,
     *,
     data: MessageCreate,
-    limits: MessageLimits = MessageLimits(),
+    limits: Limits = DEFAULT_LIMITS,
 ) -> AppendedMessage:
     """Append a message with the next seq; a retry with a known client_message_id
     returns the original instead of storing it twice."""
@@ -164,7 +147,7 @@ def append_message(
         )
     if data.client_message_id is not None:
         # A retry must see the try that committed first: lock the row, then look.
-        if repository.lock_for_append(session, principal, conversation_id) is None:
+        if not repository.lock_for_append(session, principal, conversation_id):
             raise ConversationNotFound
         original = repository.get_message_by_client_id(
             session, conversation_id, data.client_message_id
@@ -226,17 +209,13 @@ def list_messages(
         newer = repository.messages_after(
             session, principal, conversation_id, after=after, limit=limit + 1
         )
-        page = Page(
-            newer[:limit],
-            encode_cursor("after", newer[limit - 1].seq) if len(newer) > limit else None,
-        )
+        page = paginate(newer, limit, lambda last: ("after", last.seq))
     else:
         older = repository.latest_messages(
             session, principal, conversation_id, before=before, limit=limit + 1
         )
-        more = len(older) > limit
-        items = older[1:] if more else older
-        page = Page(items, encode_cursor("before", items[0].seq) if more else None)
+        newest_first = paginate(older, limit, lambda oldest: ("before", oldest.seq))
+        page = Page(newest_first.items[::-1], newest_first.next_cursor)
     if not page.items and not repository.is_visible(session, principal, conversation_id):
         raise ConversationNotFound
     return page
@@ -255,15 +234,17 @@ class GuestSessionStatus:
 
 
 def start_guest_session(
-    session: Session, *, persona_id: uuid.UUID, limits: MessageLimits = MessageLimits()
+    session: Session, *, persona_id: uuid.UUID, limits: Limits = DEFAULT_LIMITS
 ) -> GuestSessionStatus:
     """Open a guest session: one conversation with a persona, no account needed."""
     guest = Principal.guest(str(new_id()))
     repository.act_as(session, guest)
     persona_service.get_active_persona(session, guest, persona_id)
+    user_service.register_guest(session, guest)
     now = utc_now()
     conversation = Conversation(
         id=new_id(),
+        user_id=guest.owner_id,
         persona_id=persona_id,
         session_id=guest.guest_session_id,
         is_guest_session=True,
@@ -279,21 +260,14 @@ def start_guest_session(
     return _guest_status(conversation, limits)
 
 
-def require_open_guest_session(session: Session, principal: Principal) -> Conversation:
-    """Return a guest's conversation, or raise GuestSessionClosed once it was claimed."""
-    if principal.guest_session_id is None:
-        raise GuestSessionClosed
-    conversation = repository.get_open_guest_conversation(session, principal.guest_session_id)
-    if conversation is None:
-        raise GuestSessionClosed
-    return conversation
-
-
 def guest_session_status(
-    session: Session, principal: Principal, *, limits: MessageLimits = MessageLimits()
+    session: Session, principal: Principal, *, limits: Limits = DEFAULT_LIMITS
 ) -> GuestSessionStatus:
     """How many messages a guest has sent, and how many remain."""
-    return _guest_status(require_open_guest_session(session, principal), limits)
+    conversation = repository.get_guest_conversation(session, principal)
+    if conversation is None:
+        raise ConversationNotFound
+    return _guest_status(conversation, limits)
 
 
 def claim_guest_session(
@@ -303,30 +277,22 @@ def claim_guest_session(
 
     The guest's token stops working; a second claim is refused.
     """
-    if principal.user_id is None or principal.is_guest:
+    if not principal.is_signed_in or principal.user_id is None:
         raise Forbidden("Sign in to claim a guest session.")
-    if guest.guest_session_id is None:
-        raise GuestSessionClosed
-    # The claimer has shown the guest's token, so for this transaction they act as both.
-    repository.act_as(
-        session,
-        Principal(
-            role=principal.role,
-            user_id=principal.user_id,
-            email=principal.email,
-            guest_session_id=guest.guest_session_id,
-        ),
-    )
-    conversation = repository.claim_guest_conversation(
-        session, guest.guest_session_id, principal.user_id
-    )
+    # The claimer has shown the guest's token: for the hand-over the transaction acts
+    # as the guest, allowed to give its rows to the claimer and to nobody else.
+    repository.act_as(session, guest, handover_to=principal.user_id)
+    conversation = repository.lock_guest_conversation(session, guest)
+    if conversation is not None:
+        repository.hand_over(session, guest, principal.user_id)
+        user_service.close_guest_session(session, guest)
     repository.act_as(session, principal)
     if conversation is None:
         raise GuestSessionAlreadyClaimed
-    return conversation
+    return repository.close_guest_conversation(session, principal, conversation.id)
 
 
-def _guest_status(conversation: Conversation, limits: MessageLimits) -> GuestSessionStatus:
+def _guest_status(conversation: Conversation, limits: Limits) -> GuestSessionStatus:
     assert conversation.session_id is not None
     return GuestSessionStatus(
         session_id=conversation.session_id,

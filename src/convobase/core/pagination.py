@@ -1,21 +1,21 @@
-"""Opaque cursors for keyset pagination."""
+"""Keyset pagination: pages of a list and the opaque cursors between them.
+
+A repository fetches one row more than the page holds (`db.keyset.seek` orders the
+rows and starts after a position); `paginate` cuts the page and makes the cursor.
+"""
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from fastapi import Query
 from pydantic import BaseModel
 
 from convobase.core.errors import ValidationFailed
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
-
-PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page.")]
-"""The `limit` query parameter of every list."""
 
 
 class InvalidCursor(ValidationFailed):
@@ -35,7 +35,20 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
-def encode_cursor(*key: str | int) -> str:
+CursorPart = str | int
+
+
+def paginate(
+    rows: Sequence[T], limit: int, position: Callable[[T], tuple[CursorPart, ...]]
+) -> Page[T]:
+    """The page of `rows`, fetched with `limit + 1`: the first `limit` of them, and
+    when there were more, a cursor holding the `position` of the last."""
+    items = rows[:limit]
+    more = len(rows) > limit
+    return Page(items, encode_cursor(*position(items[-1])) if more else None)
+
+
+def encode_cursor(*key: CursorPart) -> str:
     """Pack a keyset position into an opaque, URL-safe string."""
     raw = json.dumps(list(key), separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")

@@ -18,7 +18,8 @@ class Principal:
     """The caller of a service function.
 
     `user_id` is set for signed-in users; `guest_session_id` for guests, who reach
-    only the one conversation of their session.
+    only the one conversation of their session. Both own rows: `owner_id` is the
+    `user_id` those rows carry (a guest's is its session's anonymous user).
     """
 
     role: Role
@@ -40,6 +41,18 @@ class Principal:
     def guest(cls, session_id: str) -> "Principal":
         """A guest holding one guest session."""
         return cls(role=Role.GUEST, guest_session_id=session_id)
+
+    @property
+    def owner_id(self) -> uuid.UUID | None:
+        """The `user_id` of the rows this caller owns."""
+        if self.guest_session_id is not None:
+            return uuid.UUID(self.guest_session_id)
+        return self.user_id
+
+    @property
+    def is_signed_in(self) -> bool:
+        """A user (or staff) with an account of their own, not a guest."""
+        return self.user_id is not None and not self.is_guest
 
     @property
     def is_staff(self) -> bool:

@@ -2,48 +2,60 @@
 policies read, set per transaction so a pooled connection never carries it on."""
 
 import json
+import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, event, text
 from sqlalchemy.orm import Session, SessionTransaction
 
 from convobase.core.principal import Principal
 
-PRINCIPAL_KEY = "convobase.principal"
-ANONYMOUS_CLAIMS = {"sub": None, "role": "anon", "guest_session_id": None}
+IDENTITY_KEY = "convobase.identity"
+_SET_CLAIMS = text("SELECT set_config('request.jwt.claims', :claims, true)")
 
 
-def claims_of(principal: Principal | None) -> dict[str, str | None]:
-    """The JSON the policies read through convobase_uid() and friends."""
-    if principal is None:
-        return ANONYMOUS_CLAIMS
-    return {
-        "sub": str(principal.user_id) if principal.user_id else None,
-        "role": principal.role.value,
-        "guest_session_id": principal.guest_session_id,
-    }
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """The caller a transaction acts for, and whom a guest hands its rows over to while
+    a signed-in user claims them."""
+
+    principal: Principal | None
+    handover_to: uuid.UUID | None = None
+
+    def claims(self) -> str:
+        """The JSON the policies read through convobase_uid() and friends."""
+        principal = self.principal
+        owner = principal.owner_id if principal is not None else None
+        return json.dumps(
+            {
+                "sub": str(owner) if owner is not None else None,
+                "role": principal.role.value if principal is not None else "anon",
+                "handover_to": str(self.handover_to) if self.handover_to else None,
+            }
+        )
 
 
-def act_as(session: Session, principal: Principal | None) -> None:
+def act_as(
+    session: Session, principal: Principal | None, *, handover_to: uuid.UUID | None = None
+) -> None:
     """Make `principal` the identity of this and later transactions of `session`."""
-    session.info[PRINCIPAL_KEY] = principal
+    identity = Identity(principal, handover_to)
+    session.info[IDENTITY_KEY] = identity
     if session.in_transaction():
-        _set_claims(session.connection(), principal)
+        _set_claims(session.connection(), identity)
 
 
-def _set_claims(connection: Connection, principal: Principal | None) -> None:
+def _set_claims(connection: Connection, identity: Identity) -> None:
     if connection.dialect.name != "postgresql":
         return  # SQLite has no row level security: the service layer is the wall.
     # is_local=true: the setting ends with the transaction, unlike a plain SET, which
     # would survive on the pooled connection into the next request.
-    connection.execute(
-        text("SELECT set_config('request.jwt.claims', :claims, true)"),
-        {"claims": json.dumps(claims_of(principal))},
-    )
+    connection.execute(_SET_CLAIMS, {"claims": identity.claims()})
 
 
 @event.listens_for(Session, "after_begin")
 def _identify_transaction(
     session: Session, transaction: SessionTransaction, connection: Connection
 ) -> None:
-    if PRINCIPAL_KEY in session.info:
-        _set_claims(connection, session.info[PRINCIPAL_KEY])
+    if IDENTITY_KEY in session.info:
+        _set_claims(connection, session.info[IDENTITY_KEY])

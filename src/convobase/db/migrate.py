@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from convobase.config import Settings
 from convobase.core.time import utc_now
@@ -37,7 +37,12 @@ def head_revision() -> str:
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, or None for an empty database."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        return revision_of(connection)
+
+
+def revision_of(connection: Connection) -> str | None:
+    """The revision the database behind `connection` is at."""
+    return MigrationContext.configure(connection).get_current_revision()
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +77,12 @@ def _migrate(
         if settings.backup_before_migrate and _is_pending(before, revision):
             backup = backup_sqlite(settings)
         config = alembic_config()
-        with engine.begin() as connection:
+        # The environment begins and commits the transaction itself (on SQLite it has
+        # to switch foreign keys off before beginning).
+        with engine.connect() as connection:
             config.attributes["connection"] = connection
             step(config, revision)
+            connection.commit()
         return MigrationResult(before, current_revision(engine), backup)
 
 

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from convobase.db.keyset import seek
 from convobase.personas.models import Persona
 
 
@@ -19,7 +20,7 @@ def list_active(
     *,
     specialization: str | None,
     skill_level: str | None,
-    after_name: str | None,
+    after: tuple[str] | None,
     limit: int,
 ) -> Sequence[Persona]:
     statement = select(Persona).where(Persona.is_active)
@@ -27,9 +28,7 @@ def list_active(
         statement = statement.where(Persona.specialization == specialization)
     if skill_level is not None:
         statement = statement.where(Persona.skill_level == skill_level)
-    if after_name is not None:
-        statement = statement.where(Persona.name > after_name)
-    return session.scalars(statement.order_by(Persona.name).limit(limit)).all()
+    return session.scalars(seek(statement, (Persona.name,), after).limit(limit)).all()
 
 
 def name_exists(session: Session, name: str) -> bool:

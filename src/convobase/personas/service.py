@@ -3,7 +3,7 @@ import uuid
 from sqlalchemy.orm import Session
 
 from convobase.core.errors import Forbidden
-from convobase.core.pagination import DEFAULT_PAGE_SIZE, Page, decode_cursor, encode_cursor
+from convobase.core.pagination import DEFAULT_PAGE_SIZE, Page, decode_cursor, paginate
 from convobase.core.principal import Principal
 from convobase.personas import repository
 from convobase.personas.errors import PersonaNameTaken, PersonaNotFound
@@ -38,17 +38,19 @@ def list_personas(
     limit: int = DEFAULT_PAGE_SIZE,
 ) -> Page[Persona]:
     """Active personas by name, optionally of one specialization or skill level."""
-    after_name = decode_cursor(cursor, str)[0] if cursor is not None else None
     rows = repository.list_active(
         session,
         specialization=specialization,
         skill_level=skill_level,
-        after_name=after_name,
+        after=decode_cursor(cursor, str) if cursor is not None else None,
         limit=limit + 1,
     )
-    items = rows[:limit]
-    more = len(rows) > limit
-    return Page(items, encode_cursor(items[-1].name) if more else None)
+    return paginate(rows, limit, lambda last: (last.name,))
+
+
+def name_taken(session: Session, name: str) -> bool:
+    """Whether a persona, active or not, has this name."""
+    return repository.name_exists(session, name)
 
 
 def create_persona(session: Session, principal: Principal, *, data: PersonaCreate) -> Persona:

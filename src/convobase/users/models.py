@@ -12,7 +12,11 @@ USER_STAGES = (1, 2, 3)
 
 
 class User(TimestampsMixin, Base):
-    """A person using an app built on convobase; `id` is the identity provider's `sub`."""
+    """A person using an app built on convobase; `id` is the identity provider's `sub`.
+
+    An anonymous user stands for one guest session (`id` is the session's id): it owns
+    the guest's rows until a signed-in user claims them, and is deleted then.
+    """
 
     __tablename__ = "users"
     __table_args__ = (CheckConstraint("stage BETWEEN 1 AND 3", name="stage_range"),)
@@ -25,3 +29,4 @@ class User(TimestampsMixin, Base):
     preferences: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
     last_active: Mapped[datetime] = mapped_column(default=utc_now)
     graduation_date: Mapped[datetime | None]
+    is_anonymous: Mapped[bool] = mapped_column(default=False, server_default=text("false"))

@@ -2,21 +2,25 @@ import uuid
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from convobase.core.time import utc_now
 from convobase.db import dialect
 from convobase.db.base import UTCDateTime
 from convobase.users.models import User
+
+users = cast(Table, User.__table__)
 
 
 def get(session: Session, user_id: uuid.UUID) -> User | None:
     return session.get(User, user_id)
 
 
-def insert_if_missing(session: Session, user_id: uuid.UUID, email: str | None) -> None:
-    now = utc_now()
+def insert(
+    session: Session, user_id: uuid.UUID, now: datetime, *, email: str | None, anonymous: bool
+) -> None:
+    """Add a user's row; a row that exists already is left as it is (two first requests
+    may race, and the loser's insert does nothing)."""
     statement = (
         dialect.insert(session, User)
         .values(
@@ -28,20 +32,23 @@ def insert_if_missing(session: Session, user_id: uuid.UUID, email: str | None) -
             last_active=now,
             created_at=now,
             updated_at=now,
+            is_anonymous=anonymous,
         )
         .on_conflict_do_nothing(index_elements=[User.id])
     )
     session.execute(statement)
 
 
-def delete(session: Session, user: User) -> None:
+def delete_user(session: Session, user: User) -> None:
     session.delete(user)
     session.flush()
 
 
-users = cast(Table, User.__table__)
+def delete_anonymous(session: Session, user_id: uuid.UUID) -> None:
+    session.execute(delete(User).where(User.id == user_id, User.is_anonymous))
 
-# Run on every authenticated request: built once, sent as Core.
+
+# Run on every request with a token: built once, sent as Core.
 _LAST_ACTIVE = select(users.c.last_active).where(users.c.id == bindparam("user_id"))
 _TOUCH = (
     update(users)
@@ -51,7 +58,7 @@ _TOUCH = (
 
 
 def last_active(session: Session, user_id: uuid.UUID) -> datetime | None:
-    """When the user was last seen, or None if they have no row yet."""
+    """When the user was last seen, or None if they have no row."""
     seen: datetime | None = (
         session.connection().execute(_LAST_ACTIVE, {"user_id": user_id}).scalar_one_or_none()
     )

@@ -1,6 +1,6 @@
 from fastapi import APIRouter, status
 
-from convobase.core.deps import UnitOfWorkDep, UserPrincipal
+from convobase.core.deps import UnitOfWorkDep, UserDep
 from convobase.core.problems import problem_responses
 from convobase.users import service
 from convobase.users.schemas import UserRead, UserUpdate
@@ -9,18 +9,18 @@ router = APIRouter(prefix="/v1/me", tags=["me"], responses=problem_responses(401
 
 
 @router.get("")
-async def read_me(uow: UnitOfWorkDep, principal: UserPrincipal) -> UserRead:
+async def read_me(uow: UnitOfWorkDep, principal: UserDep) -> UserRead:
     """Your profile; created on your first request."""
-    return UserRead.model_validate(await uow.run(service.ensure_user, principal))
+    return UserRead.model_validate(await uow.read(service.get_user, principal))
 
 
 @router.patch("", responses=problem_responses(422))
-async def update_me(uow: UnitOfWorkDep, principal: UserPrincipal, body: UserUpdate) -> UserRead:
+async def update_me(uow: UnitOfWorkDep, principal: UserDep, body: UserUpdate) -> UserRead:
     """Replace your goals, profile or preferences."""
     return UserRead.model_validate(await uow.run(service.update_user, principal, data=body))
 
 
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_me(uow: UnitOfWorkDep, principal: UserPrincipal) -> None:
+async def delete_me(uow: UnitOfWorkDep, principal: UserDep) -> None:
     """Delete your account and everything you own: conversations, messages, progress."""
     await uow.run(service.delete_user, principal)

@@ -6,7 +6,7 @@ from convobase.core.errors import Forbidden
 from convobase.core.principal import Principal
 from convobase.core.time import utc_now
 from convobase.users import repository
-from convobase.users.errors import UserNotFound
+from convobase.users.errors import GuestSessionClosed, UserNotFound
 from convobase.users.models import User
 from convobase.users.schemas import UserUpdate
 
@@ -14,41 +14,63 @@ from convobase.users.schemas import UserUpdate
 ACTIVITY_RESOLUTION = timedelta(minutes=5)
 
 
-def ensure_user(session: Session, principal: Principal) -> User:
-    """Return the signed-in user's row, creating it on their first request."""
-    if principal.user_id is None:
+def admit_caller(session: Session, principal: Principal) -> bool:
+    """Check, without writing, that a caller with a token may act: True when their row
+    is current, False when `register_caller` must write it first (a user's first
+    request, or `last_active` older than ACTIVITY_RESOLUTION). A guest whose session
+    was claimed is turned away."""
+    if principal.owner_id is None:
+        return True  # staff acting without an account of their own
+    seen = repository.last_active(session, principal.owner_id)
+    if seen is None:
+        if principal.is_guest:
+            raise GuestSessionClosed
+        return False
+    return utc_now() - seen <= ACTIVITY_RESOLUTION
+
+
+def register_caller(session: Session, principal: Principal) -> None:
+    """Write what `admit_caller` found missing: the user's row on their first request,
+    or a fresh `last_active`."""
+    owner_id = principal.owner_id
+    if owner_id is None:
+        return
+    now = utc_now()
+    seen = repository.last_active(session, owner_id)
+    if seen is None:
+        if principal.is_guest:
+            raise GuestSessionClosed
+        repository.insert(session, owner_id, now, email=principal.email, anonymous=False)
+    elif now - seen > ACTIVITY_RESOLUTION:
+        repository.touch(session, owner_id, now)
+
+
+def register_guest(session: Session, guest: Principal) -> None:
+    """Create the anonymous user that owns a new guest session's rows."""
+    assert guest.owner_id is not None, "a guest session has an owner"
+    repository.insert(session, guest.owner_id, utc_now(), email=None, anonymous=True)
+
+
+def close_guest_session(session: Session, guest: Principal) -> None:
+    """Delete a guest session's anonymous user, once its rows have a new owner: its
+    token stops working."""
+    assert guest.owner_id is not None, "a guest session has an owner"
+    repository.delete_anonymous(session, guest.owner_id)
+
+
+def get_user(session: Session, principal: Principal) -> User:
+    """The signed-in caller's own row."""
+    if not principal.is_signed_in or principal.user_id is None:
         raise Forbidden("Only a signed-in user has a profile.")
     user = repository.get(session, principal.user_id)
     if user is None:
-        # Two first requests may race; ON CONFLICT makes the loser a no-op.
-        repository.insert_if_missing(session, principal.user_id, principal.email)
-        user = repository.get(session, principal.user_id)
-        if user is None:
-            raise UserNotFound
-        return user
-    now = utc_now()
-    if now - user.last_active > ACTIVITY_RESOLUTION:
-        user.last_active = now
-        session.flush()
+        raise UserNotFound
     return user
-
-
-def register_request(session: Session, principal: Principal) -> None:
-    """Note a signed-in user's request: their row exists from their first one on, and
-    `last_active` follows them (to ACTIVITY_RESOLUTION)."""
-    if principal.user_id is None:
-        raise Forbidden("Only a signed-in user has a profile.")
-    now = utc_now()
-    seen = repository.last_active(session, principal.user_id)
-    if seen is None:
-        repository.insert_if_missing(session, principal.user_id, principal.email)
-    elif now - seen > ACTIVITY_RESOLUTION:
-        repository.touch(session, principal.user_id, now)
 
 
 def update_user(session: Session, principal: Principal, *, data: UserUpdate) -> User:
     """Replace the caller's goals, profile or preferences."""
-    user = ensure_user(session, principal)
+    user = get_user(session, principal)
     for field, value in data.model_dump(exclude_unset=True).items():
         if value is not None:
             setattr(user, field, value)
@@ -58,4 +80,4 @@ def update_user(session: Session, principal: Principal, *, data: UserUpdate) -> 
 
 def delete_user(session: Session, principal: Principal) -> None:
     """Delete the caller's account with every row they own."""
-    repository.delete(session, ensure_user(session, principal))
+    repository.delete_user(session, get_user(session, principal))

@@ -1,19 +1,27 @@
 """Alembic environment: runs on the connection convobase hands over, or on the
-configured database when none is given."""
+configured database when none is given.
+
+The models' MetaData is handed in as `config.attributes["target_metadata"]` by the
+commands that compare against it (`convobase db revision --autogenerate`, the
+migration tests), so the migrations import nothing above the storage layer.
+"""
 
 from alembic import context
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 from convobase.config import Settings
 from convobase.db.engine import create_database_engine
-from convobase.schema import metadata
 
 config = context.config
 
 
+class ForeignKeyViolation(RuntimeError):
+    """A migration left rows whose foreign keys point nowhere; it was rolled back."""
+
+
 def _configure(**options: object) -> None:
     context.configure(
-        target_metadata=metadata,
+        target_metadata=config.attributes.get("target_metadata"),
         compare_type=True,
         compare_server_default=True,
         **options,  # type: ignore[arg-type]
@@ -21,13 +29,36 @@ def _configure(**options: object) -> None:
 
 
 def run_online(connection: Connection) -> None:
-    is_sqlite = connection.dialect.name == "sqlite"
-    _configure(connection=connection, render_as_batch=is_sqlite)
+    if connection.dialect.name == "sqlite":
+        _run_sqlite(connection)
+        return
+    _configure(connection=connection)
     with context.begin_transaction():
-        if not is_sqlite:
-            # Fail fast instead of queueing every query behind a migration's lock.
-            context.execute("SET LOCAL lock_timeout = '10s'")
+        # Fail fast instead of queueing every query behind a migration's lock.
+        context.execute("SET LOCAL lock_timeout = '10s'")
         context.run_migrations()
+
+
+def _run_sqlite(connection: Connection) -> None:
+    # SQLite changes a table by rebuilding it: create a copy, drop the original. With
+    # foreign keys on, dropping the original would delete the rows that refer to it
+    # (ON DELETE CASCADE), so they are off for the migration and checked at its end,
+    # as SQLite's documentation prescribes. The pragma only takes effect outside a
+    # transaction.
+    if connection.in_transaction():
+        raise RuntimeError("SQLite migrations need a connection outside a transaction")
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    raw.execute("PRAGMA foreign_keys = OFF")
+    try:
+        _configure(connection=connection, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+            violations = connection.execute(text("PRAGMA foreign_key_check")).all()
+            if violations:
+                raise ForeignKeyViolation(f"{len(violations)} rows, first: {violations[0]}")
+    finally:
+        raw.execute("PRAGMA foreign_keys = ON")
 
 
 def run_offline() -> None:
@@ -41,13 +72,14 @@ if context.is_offline_mode():
     run_offline()
 elif isinstance(given := config.attributes.get("connection"), Connection):
     run_online(given)
-elif isinstance(given, Engine):
-    with given.begin() as connection:
-        run_online(connection)
 else:
-    engine = create_database_engine(Settings(), as_owner=True)
+    engine = (
+        given if isinstance(given, Engine) else create_database_engine(Settings(), as_owner=True)
+    )
     try:
-        with engine.begin() as connection:
+        with engine.connect() as connection:
             run_online(connection)
+            connection.commit()
     finally:
-        engine.dispose()
+        if engine is not given:
+            engine.dispose()

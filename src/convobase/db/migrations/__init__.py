@@ -1,0 +1,1 @@
+"""Alembic migrations: the environment, the revisions and the helpers they share."""

@@ -1,0 +1,1 @@
+"""The revisions of the one linear migration history."""
