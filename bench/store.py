@@ -50,7 +50,7 @@ class Convobase:
     def new_conversation(self) -> tuple[Principal, uuid.UUID]:
         owner = Principal.user(uuid.uuid4())
         with self.database.transaction(owner) as session:
-            user_service.ensure_user(session, owner)
+            user_service.register_caller(session, owner)
             conversation = service.create_conversation(session, owner, data=ConversationCreate())
             return owner, conversation.id
 

@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy.orm import Session
 
+from convobase import bootstrap
 from convobase.app import create_app
 from convobase.config import Settings
 from convobase.core.principal import Principal
-from convobase.db.session import Database
 from tests import factories
 from tests.api import JWT_SECRET, Api
 from tests.databases import (
@@ -108,9 +108,9 @@ def app_settings(api_database: LiveDatabase) -> Settings:
 @pytest.fixture(scope="session")
 def app(app_settings: Settings) -> Iterator[FastAPI]:
     # The app's own engine: on PostgreSQL it acts as convobase_app, under row level security.
-    database = Database.from_settings(app_settings)
-    yield create_app(app_settings, database=database)
-    database.dispose()
+    container = bootstrap.build(app_settings)
+    yield create_app(container)
+    container.close()
 
 
 @pytest.fixture

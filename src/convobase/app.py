@@ -1,34 +1,18 @@
-"""The HTTP API: `create_app(settings)` builds it."""
+"""The HTTP API: `create_app(container)` builds it."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 
 from fastapi import APIRouter, FastAPI
-from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from sqlalchemy.orm import Session
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from convobase import __version__, health
+from convobase import __version__, bootstrap, health
 from convobase.account import routes as account_routes
-from convobase.config import Settings, resolve_jwt_secret
 from convobase.conversations import routes as conversation_routes
-from convobase.conversations import service as conversation_service
-from convobase.conversations.service import MessageLimits
-from convobase.core.errors import ConvobaseError
-from convobase.core.principal import Principal
-from convobase.core.problems import (
-    convobase_error_handler,
-    http_error_handler,
-    internal_error_handler,
-    validation_error_handler,
-)
-from convobase.core.tokens import TokenAuthority
-from convobase.db.session import Database
+from convobase.core import deps, problems
+from convobase.core.logging import RequestLogMiddleware, configure_logging
 from convobase.personas import routes as persona_routes
 from convobase.users import routes as user_routes
-from convobase.users import service as user_service
 
 DESCRIPTION = """
 The backend for AI tutors, coaches and persona-chat apps.
@@ -52,15 +36,17 @@ resource answers 404, exactly like a missing one. Nothing is half-written on err
 """
 
 
-def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
-    """Build the API on `settings` (from the environment by default)."""
-    settings = settings or Settings()
-    database = database or Database.from_settings(settings)
+def create_app(container: bootstrap.Container | None = None) -> FastAPI:
+    """Build the API on `container` (wired from the environment by default)."""
+    owned = container is None
+    container = container or bootstrap.build()
+    configure_logging(container.settings.log_level, container.settings.log_format)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        database.dispose()
+        if owned:
+            container.close()
 
     app = FastAPI(
         title="convobase",
@@ -68,17 +54,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    app.state.database = database
-    app.state.tokens = TokenAuthority(
-        resolve_jwt_secret(settings), timedelta(seconds=settings.guest_token_ttl_seconds)
-    )
-    app.state.message_limits = MessageLimits.from_settings(settings)
-    app.state.check_caller = check_caller
-
-    app.add_exception_handler(ConvobaseError, convobase_error_handler)
-    app.add_exception_handler(RequestValidationError, validation_error_handler)
-    app.add_exception_handler(StarletteHTTPException, http_error_handler)
-    app.add_exception_handler(Exception, internal_error_handler)
+    deps.install(app, container)
+    problems.install(app)
+    app.add_middleware(RequestLogMiddleware)  # outermost: it sees every answer, 500s too
 
     # Requests are matched against routers in this order: the busiest come first.
     for router in (
@@ -102,12 +80,3 @@ def summarize_from_docstrings(router: APIRouter) -> None:
             first_paragraph = route.description.split("\n\n", 1)[0]
             sentence = " ".join(first_paragraph.split()).split(". ", 1)[0]
             route.summary = sentence.removesuffix(".")
-
-
-def check_caller(session: Session, principal: Principal) -> None:
-    """Run once per request with a token: a user's row exists from their first request
-    on, and a guest whose session was claimed is turned away."""
-    if principal.is_guest:
-        conversation_service.require_open_guest_session(session, principal)
-    elif principal.user_id is not None:
-        user_service.register_request(session, principal)

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     guest_token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     guest_message_limit: int = Field(default=10, ge=1)
     max_content_bytes: int = Field(default=32 * 1024, ge=1)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="The least severe log records written."
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="text", description="json: one JSON object per line; text: for people."
+    )
 
     @property
     def url(self) -> URL:

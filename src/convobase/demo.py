@@ -1,11 +1,21 @@
-"""Demo personas, so a new installation has someone to talk to."""
+"""Demo data and development identities: someone to talk to on a new installation,
+and a short conversation to see the store work. Nothing else seeds data."""
+
+import uuid
 
 from sqlalchemy.orm import Session
 
+from convobase.conversations import service as conversation_service
+from convobase.conversations.models import MessageRole
+from convobase.conversations.schemas import ConversationCreate, MessageCreate
 from convobase.core.principal import Principal
-from convobase.personas import repository, service
-from convobase.personas.models import Persona
+from convobase.db.session import Database
+from convobase.personas import service as persona_service
 from convobase.personas.schemas import PersonaCreate
+from convobase.users import service as user_service
+
+DEV_USER = Principal.user(uuid.UUID("00000000-0000-4000-8000-000000000001"), "maria@example.com")
+DEV_STAFF = Principal.staff(uuid.UUID("00000000-0000-4000-8000-00000000000a"))
 
 DEMO_PERSONAS = (
     PersonaCreate.model_validate(
@@ -58,11 +68,34 @@ DEMO_PERSONAS = (
     ),
 )
 
+DEMO_LINES = (
+    (MessageRole.USER, "Hola, ¿cómo se dice 'coffee' en español?"),
+    (MessageRole.ASSISTANT, "Se dice «café» ☕. ¿Quieres practicar cómo pedirlo?"),
+    (MessageRole.USER, "Sí, por favor. Un café con leche, ¿por favor?"),
+)
 
-def seed_demo_personas(session: Session, staff: Principal) -> list[Persona]:
-    """Create the demo personas that do not exist yet; return the ones created."""
-    return [
-        service.create_persona(session, staff, data=persona)
-        for persona in DEMO_PERSONAS
-        if not repository.name_exists(session, persona.name)
-    ]
+
+def seed_demo_personas(session: Session) -> int:
+    """Create the demo personas that do not exist yet; return how many were created."""
+    missing = [data for data in DEMO_PERSONAS if not persona_service.name_taken(session, data.name)]
+    for data in missing:
+        persona_service.create_persona(session, DEV_STAFF, data=data)
+    return len(missing)
+
+
+def store_demo_conversation(database: Database) -> list[tuple[int, str, str]]:
+    """Store a short conversation of the development user, one transaction a message
+    as the API would, and read it back in order: (seq, role, content) each."""
+    with database.transaction(DEV_USER) as session:
+        user_service.register_caller(session, DEV_USER)
+        conversation = conversation_service.create_conversation(
+            session, DEV_USER, data=ConversationCreate(title="Café con María")
+        )
+    for role, content in DEMO_LINES:
+        with database.transaction(DEV_USER) as session:
+            conversation_service.append_message(
+                session, DEV_USER, conversation.id, data=MessageCreate(role=role, content=content)
+            )
+    with database.transaction(DEV_USER, readonly=True) as session:
+        page = conversation_service.list_messages(session, DEV_USER, conversation.id)
+        return [(message.seq, message.role, message.content) for message in page.items]

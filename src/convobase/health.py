@@ -1,13 +1,14 @@
 """Liveness and readiness probes."""
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
+from convobase.core.deps import AnonymousUnitOfWorkDep
 from convobase.core.problems import problem_response
 from convobase.db import migrate
-from convobase.db.session import Database
 
 router = APIRouter(tags=["health"])
 
@@ -18,17 +19,16 @@ class Health(BaseModel):
 
 
 @router.get("/healthz")
-def healthz() -> Health:
+async def healthz() -> Health:
     """The process is alive."""
     return Health(status="ok")
 
 
 @router.get("/readyz", response_model=Health, responses={503: {"description": "Not ready"}})
-def readyz(request: Request) -> Health | JSONResponse:
+async def readyz(uow: AnonymousUnitOfWorkDep) -> Health | JSONResponse:
     """The database is reachable and its schema is at the latest revision."""
-    database: Database = request.app.state.database
     try:
-        revision = migrate.current_revision(database.engine)
+        revision = await uow.read(_revision)
     except SQLAlchemyError:
         return problem_response(503, "database_unreachable", "The database is not reachable.")
     if revision != migrate.head_revision():
@@ -38,3 +38,7 @@ def readyz(request: Request) -> Health | JSONResponse:
             f"The schema is at {revision or 'no revision'}; run `convobase db upgrade`.",
         )
     return Health(status="ready", revision=revision)
+
+
+def _revision(session: Session) -> str | None:
+    return migrate.revision_of(session.connection())

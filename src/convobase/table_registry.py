@@ -1,4 +1,9 @@
-"""The whole schema: importing this registers every table on `Base.metadata`."""
+"""Every table of every domain on one MetaData: what migrations are compared with.
+
+Importing this module imports each domain's models, which registers their tables on
+`Base.metadata`. Only code that needs the whole schema at once imports it: the
+`convobase db revision --autogenerate` command and the migration tests.
+"""
 
 from convobase.conversations import models as conversations
 from convobase.db.base import Base

@@ -11,7 +11,7 @@ from convobase.users.schemas import UserRead
 
 def export_account(session: Session, principal: Principal) -> AccountExport:
     """Everything the caller owns, as one document."""
-    user = user_service.ensure_user(session, principal)
+    user = user_service.get_user(session, principal)
     conversations = [
         ConversationExport(
             **ConversationRead.model_validate(conversation).model_dump(),

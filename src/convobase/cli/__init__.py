@@ -2,7 +2,7 @@
 
 import typer
 
-from convobase.cli import db, demo, server
+from convobase.cli import db, server
 
 app = typer.Typer(
     name="convobase",
@@ -15,7 +15,7 @@ app.add_typer(db.app, name="db")
 app.command()(server.serve)
 app.command()(server.token)
 app.command()(server.seed)
-app.command()(demo.demo)
+app.command("demo")(server.demo_conversation)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""`convobase serve`, `convobase token`, `convobase seed`."""
+"""`convobase serve`, `convobase token`, `convobase seed`, `convobase demo`."""
 
 import re
 import uuid
@@ -8,15 +8,12 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from convobase import bootstrap, demo
 from convobase.config import Settings, resolve_jwt_secret
-from convobase.core.principal import Principal, Role
+from convobase.core.principal import Role
 from convobase.core.tokens import mint_token
 from convobase.db import migrate
-from convobase.db.session import Database
-from convobase.personas.demo import seed_demo_personas
 
-DEV_USER_ID = uuid.UUID("00000000-0000-4000-8000-000000000001")
-DEV_STAFF_ID = uuid.UUID("00000000-0000-4000-8000-00000000000a")
 DEV_TOKEN_TTL = timedelta(days=1)
 _DURATION = re.compile(r"(\d+)([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -27,9 +24,6 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     seed: Annotated[bool, typer.Option(help="Create the demo personas if missing.")] = True,
-    log_level: Annotated[
-        str, typer.Option(help="uvicorn log level; 'warning' drops the access log.")
-    ] = "info",
 ) -> None:
     """Migrate the database, seed demo personas, print tokens and serve the API."""
     settings = Settings()
@@ -44,8 +38,8 @@ def serve(
         f"convobase on {base}\n"
         f"  database:    {settings.url.render_as_string()} (schema {result.after})\n"
         f"  API docs:    {base}/docs\n"
-        f"  user token:  {_token(secret, DEV_USER_ID, Role.AUTHENTICATED, DEV_TOKEN_TTL)}\n"
-        f"  staff token: {_token(secret, DEV_STAFF_ID, Role.SERVICE_ROLE, DEV_TOKEN_TTL)}\n"
+        f"  user token:  {_dev_token(secret, demo.DEV_USER.user_id, Role.AUTHENTICATED)}\n"
+        f"  staff token: {_dev_token(secret, demo.DEV_STAFF.user_id, Role.SERVICE_ROLE)}\n"
         f"  (development tokens, valid for a day; mint others with `convobase token`)"
     )
     uvicorn.run(
@@ -54,7 +48,10 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_level=log_level,
+        # convobase logs one line per request itself (CONVOBASE_LOG_*), in its format.
+        log_config=None,
+        log_level=settings.log_level.lower(),
+        access_log=False,
     )
 
 
@@ -77,14 +74,32 @@ def seed() -> None:
     typer.echo(f"Created {created} demo personas." if created else "Demo personas present.")
 
 
-def _seed(settings: Settings) -> int:
-    staff = Principal.staff(DEV_STAFF_ID)
-    database = Database.from_settings(settings)
+def demo_conversation() -> None:
+    """Migrate, store a short conversation and read it back in order, without HTTP."""
+    settings = Settings()
+    migrate.upgrade(settings)
+    container = bootstrap.build(settings)
     try:
-        with database.transaction(staff) as session:
-            return len(seed_demo_personas(session, staff))
+        lines = demo.store_demo_conversation(container.database)
     finally:
-        database.dispose()
+        container.close()
+    typer.echo(f"A conversation in {settings.url.render_as_string()}:")
+    for seq, role, content in lines:
+        typer.echo(f"  {seq:>3} {role:<9} {content}")
+
+
+def _seed(settings: Settings) -> int:
+    container = bootstrap.build(settings)
+    try:
+        with container.database.transaction(demo.DEV_STAFF) as session:
+            return demo.seed_demo_personas(session)
+    finally:
+        container.close()
+
+
+def _dev_token(secret: str, sub: uuid.UUID | None, role: Role) -> str:
+    assert sub is not None
+    return _token(secret, sub, role, DEV_TOKEN_TTL)
 
 
 def _token(

@@ -1,35 +1,59 @@
-"""The dependencies routes declare: who is calling, and the unit of work they act in.
+"""What routes declare they need, as `Annotated` aliases: who is calling, the unit of
+work they act in, the limits and the token authority.
 
-Everything here reaches the database through `app.state`, set up by `create_app`,
-so the kernel imports no domain and no storage code. Dependencies do no I/O and are
-`async def`: they run on the event loop. The only thread hop of a request is the one
-`UnitOfWork.run` makes for its whole transaction.
+The kernel imports no domain and no storage code: `install` puts the application's
+`Services` (built by `convobase.bootstrap`) on the app, and the aliases read them
+from there. Dependencies do no I/O and are `async def`: they run on the event loop.
+The only thread hop of a request is the one its unit of work makes for the whole
+transaction.
 """
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Annotated, Concatenate, ParamSpec, Protocol, TypeVar
+from typing import Annotated, Concatenate, Literal, ParamSpec, Protocol, TypeVar, cast
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from convobase.core.callers import CallerRegistry
 from convobase.core.errors import Forbidden, Unauthorized
-from convobase.core.principal import Principal as PrincipalModel
-from convobase.core.principal import Role
+from convobase.core.limits import Limits
+from convobase.core.pagination import MAX_PAGE_SIZE
+from convobase.core.principal import Principal
 from convobase.core.tokens import TokenAuthority
 
 
 class TransactionFactory(Protocol):
     def transaction(
-        self, principal: PrincipalModel | None = None, *, readonly: bool = False
+        self, principal: Principal | None = None, *, readonly: bool = False
     ) -> AbstractContextManager[Session]: ...
 
 
-# Called once per request for a caller with a token, inside its transaction: creates
-# the user's row on their first request and rejects a guest whose session has closed.
-CallerCheck = Callable[[Session, PrincipalModel], None]
+class Services(Protocol):
+    """What the HTTP layer needs of the application's composition root."""
+
+    @property
+    def database(self) -> TransactionFactory: ...
+    @property
+    def tokens(self) -> TokenAuthority: ...
+    @property
+    def limits(self) -> Limits: ...
+    @property
+    def callers(self) -> CallerRegistry: ...
+
+
+def install(app: FastAPI, services: Services) -> None:
+    """Make `services` what this module's dependencies hand to routes."""
+    app.state.services = services
+
+
+def _services(request: Request) -> Services:
+    return cast(Services, request.app.state.services)
+
+
+CallerKind = Literal["anonymous", "user", "staff", "guest"]
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -41,37 +65,47 @@ bearer = HTTPBearer(
 async def _caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> PrincipalModel | None:
+) -> Principal | None:
     if credentials is None:
         if "authorization" in request.headers:
             raise Unauthorized("The Authorization header must be 'Bearer <token>'.")
         return None
-    tokens: TokenAuthority = request.app.state.tokens
-    return tokens.verify(credentials.credentials)
+    principal = _services(request).tokens.verify(credentials.credentials)
+    request.state.caller_kind = kind_of(principal)
+    return principal
 
 
-OptionalCaller = Annotated[PrincipalModel | None, Depends(_caller)]
+def kind_of(principal: Principal | None) -> CallerKind:
+    """The kind of caller, as request logs name it."""
+    if principal is None:
+        return "anonymous"
+    if principal.is_staff:
+        return "staff"
+    return "guest" if principal.is_guest else "user"
+
+
+OptionalCallerDep = Annotated[Principal | None, Depends(_caller)]
+"""No token needed; the caller if one was sent."""
 
 
 Params = ParamSpec("Params")
 Result = TypeVar("Result")
+Work = Callable[Concatenate[Session, Params], Result]
 
 
 class UnitOfWork:
-    """One request's transaction, owned by its route."""
+    """One request's transaction, owned by its route: `run` for work that writes,
+    `read` for work that changes nothing."""
 
     def __init__(
-        self, database: TransactionFactory, caller: PrincipalModel | None, check: CallerCheck
+        self, database: TransactionFactory, caller: Principal | None, callers: CallerRegistry
     ) -> None:
         self._database = database
         self._caller = caller
-        self._check = check
+        self._callers = callers
 
     async def run(
-        self,
-        work: Callable[Concatenate[Session, Params], Result],
-        *args: Params.args,
-        **kwargs: Params.kwargs,
+        self, work: Work[Params, Result], *args: Params.args, **kwargs: Params.kwargs
     ) -> Result:
         """Call `work(session, *args, **kwargs)` in one transaction, committed before
         this returns (so a failed commit can never hide behind a 2xx) and rolled back
@@ -82,51 +116,91 @@ class UnitOfWork:
         # writer waiting on the event loop between them.
         def transaction() -> Result:
             with self._database.transaction(self._caller) as session:
-                if self._caller is not None:
-                    self._check(session, self._caller)
+                if self._caller is not None and not self._callers.admit(session, self._caller):
+                    self._callers.register(session, self._caller)
+                return work(session, *args, **kwargs)
+
+        return await run_in_threadpool(transaction)
+
+    async def read(
+        self, work: Work[Params, Result], *args: Params.args, **kwargs: Params.kwargs
+    ) -> Result:
+        """Call `work(session, *args, **kwargs)` in a read-only transaction: on SQLite
+        it does not wait for the writer, on PostgreSQL it runs READ ONLY.
+
+        Only when the caller's own row must be written first (their first request, or
+        `last_active` gone stale) does the work run in a writing transaction instead.
+        """
+
+        def transaction() -> Result:
+            with self._database.transaction(self._caller, readonly=True) as session:
+                if self._caller is None or self._callers.admit(session, self._caller):
+                    return work(session, *args, **kwargs)
+                caller = self._caller
+            with self._database.transaction(caller) as session:
+                self._callers.register(session, caller)
                 return work(session, *args, **kwargs)
 
         return await run_in_threadpool(transaction)
 
 
-async def _unit_of_work(request: Request, caller: OptionalCaller) -> UnitOfWork:
-    return UnitOfWork(request.app.state.database, caller, request.app.state.check_caller)
+async def _unit_of_work(request: Request, caller: OptionalCallerDep) -> UnitOfWork:
+    services = _services(request)
+    return UnitOfWork(services.database, caller, services.callers)
 
 
-UnitOfWorkDep = Annotated[UnitOfWork, Depends(_unit_of_work)]
+async def _anonymous_unit_of_work(request: Request) -> UnitOfWork:
+    services = _services(request)
+    return UnitOfWork(services.database, None, services.callers)
 
 
-async def _principal(caller: OptionalCaller) -> PrincipalModel:
+async def _limits(request: Request) -> Limits:
+    return _services(request).limits
+
+
+async def _tokens(request: Request) -> TokenAuthority:
+    return _services(request).tokens
+
+
+async def _any(caller: OptionalCallerDep) -> Principal:
     if caller is None:
         raise Unauthorized
     return caller
 
 
-async def _user(principal: Annotated[PrincipalModel, Depends(_principal)]) -> PrincipalModel:
-    if principal.is_guest or principal.user_id is None:
+async def _user(principal: Annotated[Principal, Depends(_any)]) -> Principal:
+    if not principal.is_signed_in:
         raise Forbidden("Sign in to do this.")
     return principal
 
 
-async def _staff(principal: Annotated[PrincipalModel, Depends(_principal)]) -> PrincipalModel:
-    if principal.role is not Role.SERVICE_ROLE:
+async def _staff(principal: Annotated[Principal, Depends(_any)]) -> Principal:
+    if not principal.is_staff:
         raise Forbidden("Only staff (service_role) can do this.")
     return principal
 
 
-async def _guest(principal: Annotated[PrincipalModel, Depends(_principal)]) -> PrincipalModel:
+async def _guest(principal: Annotated[Principal, Depends(_any)]) -> Principal:
     if not principal.is_guest:
         raise Forbidden("Only a guest token can do this.")
     return principal
 
 
-AnyoneDep = OptionalCaller
-"""No token needed; the caller if one was sent."""
-Principal = Annotated[PrincipalModel, Depends(_principal)]
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(_unit_of_work)]
+"""The request's unit of work: `await uow.run(service.fn, ...)` or `uow.read(...)`."""
+AnonymousUnitOfWorkDep = Annotated[UnitOfWork, Depends(_anonymous_unit_of_work)]
+"""A unit of work acting for nobody, whatever token was sent: for probes."""
+LimitsDep = Annotated[Limits, Depends(_limits)]
+"""The operator's limits."""
+TokensDep = Annotated[TokenAuthority, Depends(_tokens)]
+"""Signs and verifies bearer tokens."""
+CallerDep = Annotated[Principal, Depends(_any)]
 """Any valid token: a user, staff or a guest."""
-UserPrincipal = Annotated[PrincipalModel, Depends(_user)]
+UserDep = Annotated[Principal, Depends(_user)]
 """A signed-in user (or staff acting with a user id)."""
-StaffPrincipal = Annotated[PrincipalModel, Depends(_staff)]
+StaffDep = Annotated[Principal, Depends(_staff)]
 """Staff: the service_role."""
-GuestPrincipal = Annotated[PrincipalModel, Depends(_guest)]
+GuestDep = Annotated[Principal, Depends(_guest)]
 """A guest token."""
+PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page.")]
+"""The `limit` query parameter of every list."""

@@ -3,13 +3,15 @@
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from convobase.core.errors import ConvobaseError
+from convobase.core.logging import log_unexpected_error
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://convobase.dev/problems/"
@@ -93,8 +95,46 @@ async def http_error_handler(request: Request, error: Exception) -> JSONResponse
     )
 
 
-async def internal_error_handler(request: Request, error: Exception) -> JSONResponse:
-    return problem_response(500, "internal_error", "Something went wrong on our side.")
+class UnexpectedErrorMiddleware:
+    """Answer an error no handler expected with a 500 problem, logged once with its
+    traceback and request id.
+
+    Starlette's own last-resort handler sits outside every middleware (so the answer
+    would lack the request id) and re-raises to the server, which logs the traceback
+    a second time. This one sits inside the request log and keeps the error.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        except Exception as error:
+            log_unexpected_error(scope.get("state", {}).get("request_id"), error)
+            if started:
+                raise  # too late to answer: the server closes the connection
+            response = problem_response(500, "internal_error", "Something went wrong on our side.")
+            await response(scope, receive, send)
+
+
+def install(app: FastAPI) -> None:
+    """Render every error as problem+json: convobase's own, invalid requests, unknown
+    paths and methods, and anything unexpected (logged once, with its traceback)."""
+    app.add_exception_handler(ConvobaseError, convobase_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_middleware(UnexpectedErrorMiddleware)
 
 
 def _where(loc: list[str | int]) -> str:

@@ -62,14 +62,17 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        sqlite = engine.dialect.name == "sqlite"
         # SQLite has one writer at a time. Waiting for it on a fair lock wakes the next
         # writer the moment the last one commits; SQLite's own busy handler polls with
         # sleeps of up to 100 ms, which shows as long tails under concurrent writes.
-        # Other processes on the same file still queue on the busy timeout.
-        self._write_turn: AbstractContextManager[object] = (
-            FairLock() if engine.dialect.name == "sqlite" else nullcontext()
-        )
-        self._readers = sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        # Other processes on the same file still queue on the busy timeout. Readers
+        # take no turn: in WAL mode they read a snapshot beside the writer.
+        self._write_turn: AbstractContextManager[object] = FairLock() if sqlite else nullcontext()
+        # Read-only units of work: a deferred BEGIN on SQLite (no write lock), and on
+        # PostgreSQL a READ ONLY transaction (psycopg sends BEGIN READ ONLY).
+        reader_engine = engine if sqlite else engine.execution_options(postgresql_readonly=True)
+        self._readers = sessionmaker(reader_engine, expire_on_commit=False, autoflush=False)
         writer_engine = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
         self._writers = sessionmaker(writer_engine, expire_on_commit=False, autoflush=False)
 
@@ -82,7 +85,7 @@ class Database:
         self, principal: Principal | None = None, *, readonly: bool = False
     ) -> Iterator[Session]:
         """Run one unit of work as `principal`: commit when the block ends, roll back
-        if it raises."""
+        if it raises. A `readonly` one may not write, and does not wait for writers."""
         if readonly:
             with self._readers() as session:
                 identity.act_as(session, principal)

@@ -2,8 +2,8 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from convobase.core.deps import AnyoneDep, StaffPrincipal, UnitOfWorkDep
-from convobase.core.pagination import DEFAULT_PAGE_SIZE, PageRead, PageSize, page_read
+from convobase.core.deps import OptionalCallerDep, PageSize, StaffDep, UnitOfWorkDep
+from convobase.core.pagination import DEFAULT_PAGE_SIZE, PageRead, page_read
 from convobase.core.problems import problem_responses
 from convobase.personas import service
 from convobase.personas.schemas import PersonaCreate, PersonaRead, PersonaUpdate, SkillLevel
@@ -15,14 +15,14 @@ staff_responses = problem_responses(403, 404, 422)
 @router.get("", responses=problem_responses(422))
 async def list_personas(
     uow: UnitOfWorkDep,
-    caller: AnyoneDep,
+    caller: OptionalCallerDep,
     specialization: str | None = None,
     skill_level: SkillLevel | None = None,
     cursor: str | None = None,
     limit: PageSize = DEFAULT_PAGE_SIZE,
 ) -> PageRead[PersonaRead]:
     """Active personas, by name."""
-    page = await uow.run(
+    page = await uow.read(
         service.list_personas,
         caller,
         specialization=specialization,
@@ -34,22 +34,22 @@ async def list_personas(
 
 
 @router.get("/{persona_id}", responses=problem_responses(404))
-async def read_persona(uow: UnitOfWorkDep, caller: AnyoneDep, persona_id: uuid.UUID) -> PersonaRead:
+async def read_persona(
+    uow: UnitOfWorkDep, caller: OptionalCallerDep, persona_id: uuid.UUID
+) -> PersonaRead:
     """One persona; deactivated ones only for staff."""
-    return PersonaRead.model_validate(await uow.run(service.get_persona, caller, persona_id))
+    return PersonaRead.model_validate(await uow.read(service.get_persona, caller, persona_id))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(403, 409, 422))
-async def create_persona(
-    uow: UnitOfWorkDep, staff: StaffPrincipal, body: PersonaCreate
-) -> PersonaRead:
+async def create_persona(uow: UnitOfWorkDep, staff: StaffDep, body: PersonaCreate) -> PersonaRead:
     """Create a persona (staff)."""
     return PersonaRead.model_validate(await uow.run(service.create_persona, staff, data=body))
 
 
 @router.patch("/{persona_id}", responses=staff_responses)
 async def update_persona(
-    uow: UnitOfWorkDep, staff: StaffPrincipal, persona_id: uuid.UUID, body: PersonaUpdate
+    uow: UnitOfWorkDep, staff: StaffDep, persona_id: uuid.UUID, body: PersonaUpdate
 ) -> PersonaRead:
     """Change a persona (staff)."""
     persona = await uow.run(service.update_persona, staff, persona_id, data=body)
@@ -58,7 +58,7 @@ async def update_persona(
 
 @router.delete("/{persona_id}", responses=staff_responses)
 async def deactivate_persona(
-    uow: UnitOfWorkDep, staff: StaffPrincipal, persona_id: uuid.UUID
+    uow: UnitOfWorkDep, staff: StaffDep, persona_id: uuid.UUID
 ) -> PersonaRead:
     """Deactivate a persona (staff): users no longer see it; its conversations stay."""
     return PersonaRead.model_validate(await uow.run(service.deactivate_persona, staff, persona_id))

@@ -1,0 +1,47 @@
+"""The composition root: everything an entry point needs, built once from settings.
+
+The HTTP app, the CLI and background workers each build one `Container` and work
+through it. Only here are the kernel's hooks bound to the domains that fill them (the
+caller registry is the users domain's), and nothing here imports a web framework.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from convobase.config import Settings, resolve_jwt_secret
+from convobase.core.callers import CallerRegistry
+from convobase.core.limits import Limits
+from convobase.core.tokens import TokenAuthority
+from convobase.db.session import Database
+from convobase.users import service as user_service
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    """The application's parts, wired together."""
+
+    settings: Settings
+    database: Database
+    tokens: TokenAuthority
+    limits: Limits
+    callers: CallerRegistry
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.database.dispose()
+
+
+def build(settings: Settings | None = None, *, database: Database | None = None) -> Container:
+    """Wire the application for `settings` (from the environment by default)."""
+    settings = settings or Settings()
+    return Container(
+        settings=settings,
+        database=database or Database.from_settings(settings),
+        tokens=TokenAuthority(
+            resolve_jwt_secret(settings), timedelta(seconds=settings.guest_token_ttl_seconds)
+        ),
+        limits=Limits.from_settings(settings),
+        callers=CallerRegistry(
+            admit=user_service.admit_caller, register=user_service.register_caller
+        ),
+    )
