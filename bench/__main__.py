@@ -1,5 +1,7 @@
-"""Benchmarks: `python -m bench [store|http|drivers|all] [--backend sqlite|postgresql|all]
-[--quick] [--json FILE]`. Each figure is printed beside the plain driver's, same run."""
+"""Benchmarks: `python -m bench [store|http|http-mixed|drivers|all]
+[--backend sqlite|postgresql|all] [--quick] [--json FILE]`. Each figure is printed beside
+the plain driver's, same run; `http` includes `http-mixed` (latest-50 reads while 8
+clients append, beside the same reads alone)."""
 
 import argparse
 import json
@@ -17,7 +19,10 @@ from bench.measure import Row, markdown_table
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "suite", nargs="?", choices=("store", "http", "drivers", "all"), default="all"
+        "suite",
+        nargs="?",
+        choices=("store", "http", "http-mixed", "drivers", "all"),
+        default="all",
     )
     parser.add_argument("--backend", choices=(*BACKENDS, "all"), default="all")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
@@ -49,6 +54,17 @@ def main(argv: Sequence[str]) -> int:
         print("\n## HTTP\n")
         print(http.markdown_table(http_rows))
         results["http"] = [row.as_dict() for row in http_rows]
+    if options.suite in ("http", "http-mixed", "all"):
+        from bench import http
+
+        mixed_rows = []
+        for backend in backends:
+            print(f"HTTP reads while appending on {backend} ...", file=sys.stderr, flush=True)
+            with bench_database(backend) as database:
+                mixed_rows += http.run_mixed(database, quick=options.quick)
+        print("\n## HTTP, latest-50 reads while clients append\n")
+        print(http.mixed_markdown_table(mixed_rows))
+        results["http-mixed"] = [row.as_dict() for row in mixed_rows]
     if options.suite in ("drivers", "all") and "postgresql" in backends:
         from bench import drivers
 

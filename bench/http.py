@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,6 +29,9 @@ CLIENTS = (1, 32)
 # The same client and server answering `GET /healthz` (no token, no database): what
 # uvicorn, FastAPI and the client cost before convobase does anything.
 FLOOR = "floor: GET /healthz"
+# Latest-50 reads from readers while as many other clients append to their own
+# conversations, beside the same reads with nobody appending (`alone`), same run.
+MIXED_CLIENTS = 8
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,50 @@ def run(database: BenchDatabase, *, quick: bool) -> list[HttpRow]:
     return rows
 
 
+@dataclass(frozen=True)
+class MixedRow:
+    """Latest-50 reads over HTTP while `appenders` other clients append, and the same
+    reads, same clients and conversations, with nobody appending (`alone`)."""
+
+    backend: str
+    clients: int
+    appenders: int
+    reads: Measurement
+    # Every append that finished while the readers ran (and the one each appender had
+    # in flight when the last reader finished).
+    appends: Measurement
+    alone: Measurement
+
+    @property
+    def workload(self) -> str:
+        return f"latest-50 read while {self.appenders} clients append"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "workload": self.workload,
+            "backend": self.backend,
+            "clients": self.clients,
+            "appenders": self.appenders,
+            "http": self.reads.as_dict(),
+            "appends": self.appends.as_dict(),
+            "alone": self.alone.as_dict(),
+            "p95_ratio": round(self.reads.p95 / self.alone.p95, 2),
+        }
+
+
+def run_mixed(database: BenchDatabase, *, quick: bool) -> list[MixedRow]:
+    """Latest-50 reads at 8 clients with nobody appending, then the same reads while 8
+    other clients append to their own conversations, against one server."""
+    # As many requests from the readers as in each 32-client row of `run`.
+    per_client = 32 if quick else 160
+    owners = list(_conversations(database, 2 * MIXED_CLIENTS, 60).items())
+    readers, appenders = owners[:MIXED_CLIENTS], owners[MIXED_CLIENTS:]
+    with _server(database) as base:
+        alone = _over_http(base, "latest-50 read", readers, per_client)
+        reads, appends = asyncio.run(_reads_while_appending(base, readers, appenders, per_client))
+    return [MixedRow(database.backend, len(readers), len(appenders), reads, appends, alone)]
+
+
 def markdown_table(rows: Sequence[HttpRow]) -> str:
     lines = [
         "| workload | db (server workers) | clients | HTTP p50 | p95 | p99 | ops/s "
@@ -127,6 +174,27 @@ def _conversations(
     return owners
 
 
+def mixed_markdown_table(rows: Sequence[MixedRow]) -> str:
+    lines = [
+        "| workload | db (server workers) | clients | HTTP p50 | p95 | p99 | ops/s "
+        "| append ops/s | alone p50 | alone p95 | alone p99 | alone ops/s "
+        "| HTTP p95 / alone p95 | alone ops/s / HTTP ops/s |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: | ---: |",
+    ]
+    for row in rows:
+        reads, alone = row.reads, row.alone
+        lines.append(
+            f"| {row.workload} | {row.backend} ({WORKERS[row.backend]}) | {row.clients} "
+            f"| {reads.p50:.2f} | {reads.p95:.2f} | {reads.p99:.2f} "
+            f"| {reads.ops_per_second:,.0f} | {row.appends.ops_per_second:,.0f} "
+            f"| {alone.p50:.2f} | {alone.p95:.2f} | {alone.p99:.2f} "
+            f"| {alone.ops_per_second:,.0f} | {reads.p95 / alone.p95:.2f}x "
+            f"| {alone.ops_per_second / reads.ops_per_second:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
 def _chunks(items: list[Target], size: int) -> Iterator[list[Target]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -144,18 +212,54 @@ async def _http_clients(base: str, workload: str, targets: list[Target], count: 
         requests = [_request_for(client, workload, *target) for target in targets]
         for request in requests:  # warm up every connection
             await request()
-        latencies: list[list[int]] = [[] for _ in targets]
-
-        async def client_loop(number: int) -> None:
-            for _ in range(count):
-                begin = time.perf_counter_ns()
-                await requests[number]()
-                latencies[number].append(time.perf_counter_ns() - begin)
-
         started = time.perf_counter()
-        await asyncio.gather(*(client_loop(n) for n in range(len(targets))))
+        latencies = await asyncio.gather(*(_timed(request, range(count)) for request in requests))
         wall = time.perf_counter() - started
     return Measurement([ns for each in latencies for ns in each], wall)
+
+
+async def _reads_while_appending(
+    base: str, readers: list[Target], appenders: list[Target], count: int
+) -> tuple[Measurement, Measurement]:
+    """`count` latest-50 reads from each reader while every appender appends in a loop
+    from before the first read until the last read is answered: (reads, appends)."""
+    connector = aiohttp.TCPConnector(limit=len(readers) + len(appenders))
+    async with aiohttp.ClientSession(base, connector=connector) as client:
+        reads = [_request_for(client, "latest-50 read", *target) for target in readers]
+        appends = [_request_for(client, "append", *target) for target in appenders]
+        for request in (*reads, *appends):  # warm up every connection
+            await request()
+        done = asyncio.Event()
+        started = time.perf_counter()
+        appending = asyncio.gather(*(_timed(request, _until(done)) for request in appends))
+        try:
+            read_latencies = await asyncio.gather(
+                *(_timed(request, range(count)) for request in reads)
+            )
+            read_wall = time.perf_counter() - started
+        finally:
+            done.set()
+            append_latencies = await appending
+        append_wall = time.perf_counter() - started
+    return (
+        Measurement([ns for each in read_latencies for ns in each], read_wall),
+        Measurement([ns for each in append_latencies for ns in each], append_wall),
+    )
+
+
+async def _timed(request: Callable[[], Awaitable[None]], turns: Iterable[object]) -> list[int]:
+    """The latency of `request` once per item of `turns`, in nanoseconds."""
+    latencies = []
+    for _ in turns:
+        begin = time.perf_counter_ns()
+        await request()
+        latencies.append(time.perf_counter_ns() - begin)
+    return latencies
+
+
+def _until(done: asyncio.Event) -> Iterator[None]:
+    while not done.is_set():
+        yield None
 
 
 def _request_for(

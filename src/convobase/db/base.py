@@ -8,7 +8,9 @@ from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, Dialect, MetaData, Text, TypeDecorator, Uuid
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Relationship, mapped_column
+from sqlalchemy.orm import relationship as orm_relationship
+from sqlalchemy.orm.relationships import _LazyLoadArgumentType
 
 from convobase.core.ids import new_id
 from convobase.core.time import utc_now
@@ -83,3 +85,15 @@ class TimestampsMixin(CreatedAtMixin):
     # The database also keeps `updated_at` current for writes that bypass the ORM
     # (see the touch triggers in the first migration).
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+def relationship(
+    argument: Any = None, *, lazy: _LazyLoadArgumentType = "raise", **options: Any
+) -> Relationship[Any]:
+    """SQLAlchemy's `relationship`, which never loads on attribute access by default.
+
+    A lazy load would run a query wherever the attribute is first touched: in a
+    route after the transaction has closed, or once per row in a loop. A service
+    that needs related rows says how to load them (`selectinload`, `joinedload`).
+    """
+    return orm_relationship(argument, lazy=lazy, **options)
