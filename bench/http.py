@@ -6,12 +6,14 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import IO
 
 import aiohttp
 import httpx
@@ -333,6 +335,9 @@ def _server(database: BenchDatabase) -> Iterator[str]:
         **os.environ,
         "CONVOBASE_DATABASE_URL": database.url.render_as_string(hide_password=False),
         "CONVOBASE_JWT_SECRET": SECRET,
+        # As in production: one log line per request, here to a file nobody reads.
+        "CONVOBASE_LOG_LEVEL": os.environ.get("CONVOBASE_LOG_LEVEL", "INFO"),
+        "CONVOBASE_LOG_FORMAT": "json",
     }
     command = [
         sys.executable,
@@ -344,23 +349,28 @@ def _server(database: BenchDatabase) -> Iterator[str]:
         "--no-seed",
         "--workers",
         str(WORKERS[database.backend]),
-        "--log-level",
-        "warning",
     ]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("convobase serve did not become ready")
-            time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until_ready(base, process, log)
+            yield base
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def _wait_until_ready(base: str, process: "subprocess.Popen[bytes]", log: IO[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            log.seek(0)
+            output = log.read().decode(errors="replace")[-2000:]
+            raise RuntimeError(f"convobase serve did not become ready:\n{output}")
+        time.sleep(0.2)

@@ -3,13 +3,17 @@
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import URL, make_url
 
 DEFAULT_DATABASE_URL = "sqlite:///./convobase.db"
+
+
+def _upper_case(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
 
 
 class Settings(BaseSettings):
@@ -47,9 +51,9 @@ class Settings(BaseSettings):
     guest_token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     guest_message_limit: int = Field(default=10, ge=1)
     max_content_bytes: int = Field(default=32 * 1024, ge=1)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        default="INFO", description="The least severe log records written."
-    )
+    log_level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper_case)
+    ] = Field(default="INFO", description="The least severe log records written.")
     log_format: Literal["json", "text"] = Field(
         default="text", description="json: one JSON object per line; text: for people."
     )

@@ -53,3 +53,20 @@ def test_demo_stores_and_reads_back_a_conversation(database_file: Path) -> None:
     assert "1 user      Hola" in result.output
     assert "«café» ☕" in result.output
     assert database_file.exists()
+
+
+def test_db_revision_on_a_database_at_head_finds_no_difference(database_file: Path) -> None:
+    runner.invoke(app, ["db", "upgrade"])
+    head = migrate.head_revision()
+
+    result = runner.invoke(app, ["db", "revision", "-m", "nothing to do"])
+
+    written = Path(result.output.split()[1].rstrip(";"))
+    try:
+        assert result.exit_code == 0, result.output
+        body = written.read_text()
+        assert written.name.endswith(f"_{int(head) + 1:04d}_nothing_to_do.py")
+        assert f"down_revision: str | None = {head!r}" in body
+        assert "op." not in body  # the models and the migrated schema agree
+    finally:
+        written.unlink(missing_ok=True)

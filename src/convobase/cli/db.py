@@ -4,6 +4,7 @@ from typing import Annotated
 
 import typer
 
+from convobase import table_registry
 from convobase.config import Settings
 from convobase.db import migrate
 from convobase.db.engine import create_database_engine
@@ -40,6 +41,19 @@ def current() -> None:
     head = migrate.head_revision()
     state = "up to date" if revision == head else f"behind head {head}"
     typer.echo(f"{revision or '(empty database)'}  {state}")
+
+
+@app.command()
+def revision(
+    message: Annotated[str, typer.Option("--message", "-m", help="What the revision does.")],
+    autogenerate: Annotated[
+        bool, typer.Option(help="Fill the revision in from the models' differences.")
+    ] = True,
+) -> None:
+    """Write a new revision file into the migration history (for developers)."""
+    metadata = table_registry.metadata if autogenerate else None
+    path = migrate.new_revision(Settings(), message, target_metadata=metadata)
+    typer.echo(f"Wrote {path}; review it, add its downgrade, and test both directions.")
 
 
 @app.command()

@@ -9,8 +9,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine
+from alembic.script import Script, ScriptDirectory
+from sqlalchemy import Connection, Engine, MetaData
 
 from convobase.config import Settings
 from convobase.core.time import utc_now
@@ -60,6 +60,22 @@ def upgrade(settings: Settings, revision: str = "head") -> MigrationResult:
 def downgrade(settings: Settings, revision: str) -> MigrationResult:
     """Take the database down to `revision`, backing up an existing SQLite file first."""
     return _migrate(settings, revision, command.downgrade)
+
+
+def new_revision(settings: Settings, message: str, *, target_metadata: MetaData | None) -> Path:
+    """Write the next revision file (numbered after the head); with `target_metadata`,
+    filled in by comparing the database, which must be at head, with it. Returns the
+    file's path."""
+    config = alembic_config()
+    config.attributes["target_metadata"] = target_metadata
+    next_id = f"{int(head_revision()) + 1:04d}"
+    with _engine(settings) as engine, engine.connect() as connection:
+        config.attributes["connection"] = connection
+        script = command.revision(
+            config, message, autogenerate=target_metadata is not None, rev_id=next_id
+        )
+    assert isinstance(script, Script)
+    return Path(script.path)
 
 
 def history() -> list[str]:

@@ -66,9 +66,13 @@ class Database:
         # SQLite has one writer at a time. Waiting for it on a fair lock wakes the next
         # writer the moment the last one commits; SQLite's own busy handler polls with
         # sleeps of up to 100 ms, which shows as long tails under concurrent writes.
-        # Other processes on the same file still queue on the busy timeout. Readers
-        # take no turn: in WAL mode they read a snapshot beside the writer.
+        # Other processes on the same file still queue on the busy timeout.
         self._write_turn: AbstractContextManager[object] = FairLock() if sqlite else nullcontext()
+        # Readers never wait for the writer: in WAL mode they read a snapshot beside it.
+        # They take turns among themselves all the same: SQLite's work runs in this
+        # process, and many threads running it at once only contend for the GIL and
+        # starve the one holding the write lock (measured in docs/performance.md).
+        self._read_turn: AbstractContextManager[object] = FairLock() if sqlite else nullcontext()
         # Read-only units of work: a deferred BEGIN on SQLite (no write lock), and on
         # PostgreSQL a READ ONLY transaction (psycopg sends BEGIN READ ONLY).
         reader_engine = engine if sqlite else engine.execution_options(postgresql_readonly=True)
@@ -87,7 +91,7 @@ class Database:
         """Run one unit of work as `principal`: commit when the block ends, roll back
         if it raises. A `readonly` one may not write, and does not wait for writers."""
         if readonly:
-            with self._readers() as session:
+            with self._read_turn, self._readers() as session:
                 identity.act_as(session, principal)
                 with session.begin():
                     yield session
