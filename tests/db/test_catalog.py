@@ -6,9 +6,12 @@ without editing this file.
 """
 
 import pytest
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
+from convobase.db.migrations import security
 from convobase.db.migrations.security import APP_ROLE
 
 pytestmark = pytest.mark.parametrize("template_database", ["postgresql"], indirect=True)
@@ -117,6 +120,27 @@ def test_a_new_user_owned_table_without_row_level_security_is_caught(session: Se
         "throwaway_notes: user_id has no foreign key to users ON DELETE CASCADE",
         "throwaway_notes: no index is led by user_id",
     ]
+
+
+def test_a_table_protected_by_the_migration_helper_passes(session: Session) -> None:
+    connection = session.connection()
+    connection.execute(
+        text(
+            "CREATE TABLE throwaway_notes (id uuid PRIMARY KEY,"
+            " user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE, body text)"
+        )
+    )
+    connection.execute(text("CREATE INDEX ix_throwaway_notes_user_id ON throwaway_notes (user_id)"))
+
+    with Operations.context(MigrationContext.configure(connection)):
+        security.protect_user_table("throwaway_notes", staff_access=True)
+
+    assert user_table_problems(connection) == []
+    with Operations.context(MigrationContext.configure(connection)):
+        security.unprotect_user_table("throwaway_notes", staff_access=True)
+    assert "throwaway_notes: row level security is not enabled and forced" in (
+        user_table_problems(connection)
+    )
 
 
 def test_a_table_the_service_role_owns_is_caught(session: Session) -> None:

@@ -96,9 +96,6 @@ class TokenAuthority:
         """The principal a token speaks for; raise InvalidToken if it is not valid."""
         return principal_from_token(token, self.secret)
 
-    def mint(self, sub: uuid.UUID, role: Role, *, ttl: timedelta, email: str | None = None) -> str:
-        return mint_token(self.secret, sub=str(sub), role=role, ttl=ttl, email=email)
-
     def mint_guest(self, session_id: str) -> str:
         """A token that reaches only the guest session `session_id`."""
         return mint_token(self.secret, sub=session_id, role=Role.GUEST, ttl=self.guest_ttl)
