@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         description="PostgreSQL role the service acts as (SET ROLE after connecting): "
         "it owns no tables, so row level security applies. Empty: act as the login role.",
     )
+    db_staff_role: str = Field(
+        default="convobase_staff",
+        description="PostgreSQL role a staff caller's transactions act as, under its own "
+        "row level security policies; the service's role must be a member of it.",
+    )
     jwt_secret: SecretStr | None = Field(
         default=None,
         description="HS256 secret for bearer tokens (a Supabase project's JWT secret works). "

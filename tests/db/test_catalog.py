@@ -1,5 +1,5 @@
 """The catalog, checked: every table with a `user_id` column is protected as a
-user-owned table must be, and the service's role can get around none of it.
+user-owned table must be, and the service's roles can get around none of it.
 
 The tables come from PostgreSQL's catalog, not from a list, so a new table is checked
 without editing this file.
@@ -12,7 +12,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from convobase.db.migrations import security
-from convobase.db.migrations.security import APP_ROLE
+from convobase.db.migrations.security import APP_ROLE, STAFF_ROLE
 
 pytestmark = pytest.mark.parametrize("template_database", ["postgresql"], indirect=True)
 
@@ -54,19 +54,20 @@ INDEX_LED_BY_USER_ID = text(
 PRIVILEGE = text("SELECT has_table_privilege(:role, CAST(:table AS regclass), :command)")
 
 
-def user_table_problems(connection: Connection, role: str = APP_ROLE) -> list[str]:
+def user_table_problems(connection: Connection) -> list[str]:
     """What is missing from the protection of each table with a `user_id` column."""
     problems = []
     for table, enabled, forced in connection.execute(USER_TABLES):
         if not (enabled and forced):
             problems.append(f"{table}: row level security is not enabled and forced")
-        policed = set(connection.scalars(POLICY_COMMANDS, {"table": table, "role": role}))
-        for command in COMMANDS:
-            allowed = connection.scalar(
-                PRIVILEGE, {"role": role, "table": table, "command": command}
-            )
-            if allowed and not policed & {command, "ALL"}:
-                problems.append(f"{table}: {role} may {command} but no policy covers it")
+        for role in (APP_ROLE, STAFF_ROLE):
+            policed = set(connection.scalars(POLICY_COMMANDS, {"table": table, "role": role}))
+            for command in COMMANDS:
+                allowed = connection.scalar(
+                    PRIVILEGE, {"role": role, "table": table, "command": command}
+                )
+                if allowed and not policed & {command, "ALL"}:
+                    problems.append(f"{table}: {role} may {command} but no policy covers it")
         if not connection.scalar(CASCADING_USER_FK, {"table": table}):
             problems.append(f"{table}: user_id has no foreign key to users ON DELETE CASCADE")
         if not connection.scalar(INDEX_LED_BY_USER_ID, {"table": table}):
@@ -74,23 +75,27 @@ def user_table_problems(connection: Connection, role: str = APP_ROLE) -> list[st
     return problems
 
 
-def role_problems(connection: Connection, role: str = APP_ROLE) -> list[str]:
-    """How the service's role could get around row level security."""
-    superuser, bypass = connection.execute(
-        text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = :role"), {"role": role}
-    ).one()
-    owned = connection.scalars(
-        text(
-            "SELECT tablename FROM pg_tables"
-            " WHERE schemaname = current_schema() AND tableowner = :role"
-        ),
-        {"role": role},
-    ).all()
-    return [
-        *([f"{role} is a superuser"] if superuser else []),
-        *([f"{role} bypasses row level security"] if bypass else []),
-        *(f"{role} owns {table}" for table in owned),
-    ]
+def role_problems(connection: Connection) -> list[str]:
+    """How the service's roles could get around row level security."""
+    problems = []
+    for role in (APP_ROLE, STAFF_ROLE):
+        superuser, bypass = connection.execute(
+            text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = :role"),
+            {"role": role},
+        ).one()
+        owned = connection.scalars(
+            text(
+                "SELECT tablename FROM pg_tables"
+                " WHERE schemaname = current_schema() AND tableowner = :role"
+            ),
+            {"role": role},
+        ).all()
+        problems += [
+            *([f"{role} is a superuser"] if superuser else []),
+            *([f"{role} bypasses row level security"] if bypass else []),
+            *(f"{role} owns {table}" for table in owned),
+        ]
+    return problems
 
 
 def test_every_user_owned_table_is_protected(session: Session) -> None:
@@ -100,7 +105,7 @@ def test_every_user_owned_table_is_protected(session: Session) -> None:
     assert user_table_problems(connection) == []
 
 
-def test_the_service_role_cannot_get_around_row_level_security(session: Session) -> None:
+def test_the_service_roles_cannot_get_around_row_level_security(session: Session) -> None:
     assert role_problems(session.connection()) == []
 
 

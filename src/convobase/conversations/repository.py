@@ -303,6 +303,13 @@ _BY_CLIENT_ID = select(*MESSAGE_COLUMNS).where(
 )
 
 
+def page_statement(
+    principal: Principal, direction: Literal["after", "before"] | None
+) -> Select[Any]:
+    """The statement a page of messages runs for `principal` (for query-plan tests)."""
+    return _page_statement(_scope(principal), direction)
+
+
 @cache
 def _page_statement(scope: Scope, direction: Literal["after", "before"] | None) -> Select[Any]:
     statement = select(*MESSAGE_COLUMNS).where(_OF_CONVERSATION, visible(messages, scope))

@@ -16,6 +16,9 @@ from convobase.config import Settings
 # at BEGIN, so two writers queue on the busy timeout instead of one failing when it
 # upgrades a read lock.
 SQLITE_BEGIN = "convobase_sqlite_begin"
+# Execution option read by `db/identity.py`: the (caller, staff) PostgreSQL roles each
+# transaction acts as, when the engine acts as a role at all.
+ROLES = "convobase_roles"
 
 _json_serializer = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
 
@@ -51,6 +54,7 @@ def create_database_engine(
     engine = create_engine(settings.url, **(options | overrides))
     if settings.db_role and not as_owner:
         _act_as_role(engine, settings.db_role)
+        return engine.execution_options(**{ROLES: (settings.db_role, settings.db_staff_role)})
     return engine
 
 

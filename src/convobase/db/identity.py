@@ -9,9 +9,14 @@ from sqlalchemy import Connection, event, text
 from sqlalchemy.orm import Session, SessionTransaction
 
 from convobase.core.principal import Principal
+from convobase.db.engine import ROLES
 
 IDENTITY_KEY = "convobase.identity"
 _SET_CLAIMS = text("SELECT set_config('request.jwt.claims', :claims, true)")
+# One statement sets both: the policies of the role read the claims.
+_SET_CLAIMS_AND_ROLE = text(
+    "SELECT set_config('request.jwt.claims', :claims, true), set_config('role', :role, true)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +53,17 @@ def act_as(
 def _set_claims(connection: Connection, identity: Identity) -> None:
     if connection.dialect.name != "postgresql":
         return  # SQLite has no row level security: the service layer is the wall.
-    # is_local=true: the setting ends with the transaction, unlike a plain SET, which
-    # would survive on the pooled connection into the next request.
-    connection.execute(_SET_CLAIMS, {"claims": identity.claims()})
+    # is_local=true: the settings end with the transaction, unlike a plain SET, which
+    # would survive on the pooled connection into the next request. Staff act as a role
+    # of their own, whose policies reach every row where a table grants it.
+    roles: tuple[str, str] | None = connection.get_execution_options().get(ROLES)
+    if roles is None:
+        connection.execute(_SET_CLAIMS, {"claims": identity.claims()})
+        return
+    caller_role, staff_role = roles
+    is_staff = identity.principal is not None and identity.principal.is_staff
+    role = staff_role if is_staff else caller_role
+    connection.execute(_SET_CLAIMS_AND_ROLE, {"claims": identity.claims(), "role": role})
 
 
 @event.listens_for(Session, "after_begin")

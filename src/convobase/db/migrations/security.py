@@ -8,24 +8,27 @@ different policy shape is a new helper, used by a new revision.
 from alembic import op
 
 APP_ROLE = "convobase_app"
+# Staff transactions switch to this role (`db/identity.py`). Policies are per role, so
+# that no query carries an OR of the owner's test and the staff's: the planner would
+# misjudge how many rows pass it and read whole conversations to return a page.
+STAFF_ROLE = "convobase_staff"
 
 # `(SELECT f())` is evaluated once per statement instead of once per row.
 OWNER = "user_id = (SELECT convobase_uid())"
-STAFF = "(SELECT convobase_role()) = 'service_role'"
 
 
 def protect_user_table(table: str, *, staff_access: bool) -> None:
-    """Let the service's role use `table` under row level security: each caller
+    """Let the service's roles use `table` under row level security: each caller
     reaches the rows whose `user_id` is theirs, staff every row if `staff_access`;
     the table's owner (migrations, operators) keeps full access under FORCE."""
     if not _is_postgresql():
         return
-    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE}")
     op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
     op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE}")
     create_owner_policy(table)
     if staff_access:
-        op.execute(f"CREATE POLICY {table}_staff ON {table} FOR ALL TO {APP_ROLE} USING ({STAFF})")
+        create_staff_policy(table)
     op.execute(
         f"CREATE POLICY {table}_owner_maintenance ON {table} FOR ALL TO CURRENT_USER USING (true)"
     )
@@ -37,11 +40,11 @@ def unprotect_user_table(table: str, *, staff_access: bool) -> None:
         return
     op.execute(f"DROP POLICY {table}_owner_maintenance ON {table}")
     if staff_access:
-        op.execute(f"DROP POLICY {table}_staff ON {table}")
+        drop_staff_policy(table)
     drop_owner_policy(table)
+    op.execute(f"REVOKE ALL ON {table} FROM {APP_ROLE}")
     op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
     op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
-    op.execute(f"REVOKE ALL ON {table} FROM {APP_ROLE}")
 
 
 def create_owner_policy(table: str) -> None:
@@ -53,6 +56,19 @@ def create_owner_policy(table: str) -> None:
 def drop_owner_policy(table: str) -> None:
     if _is_postgresql():
         op.execute(f"DROP POLICY {table}_owner ON {table}")
+
+
+def create_staff_policy(table: str, *, commands: str = "SELECT, INSERT, UPDATE, DELETE") -> None:
+    """Staff reach every row of `table` with `commands`."""
+    if _is_postgresql():
+        op.execute(f"GRANT {commands} ON {table} TO {STAFF_ROLE}")
+        op.execute(f"CREATE POLICY {table}_staff ON {table} FOR ALL TO {STAFF_ROLE} USING (true)")
+
+
+def drop_staff_policy(table: str) -> None:
+    if _is_postgresql():
+        op.execute(f"DROP POLICY {table}_staff ON {table}")
+        op.execute(f"REVOKE ALL ON {table} FROM {STAFF_ROLE}")
 
 
 def _is_postgresql() -> bool:
