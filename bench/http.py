@@ -316,7 +316,7 @@ def _with_plain_driver(
         connections.append(connection)
         if workload == "append":
             return lambda _: connection.append(conversation, owner, CONTENT)
-        return lambda _: connection.latest(conversation, owner)
+        return lambda _: connection.latest(conversation)
 
     try:
         return concurrent(client, len(targets), count)

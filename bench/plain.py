@@ -1,8 +1,10 @@
-"""The plain drivers doing what convobase does, by hand, on the same schema.
+"""The minimal design, with the plain drivers, on the same schema and durability.
 
-Each operation sends the statements convobase sends for it: an append locks the
-conversation, takes the next seq with UPDATE … RETURNING and inserts the message; a
-read checks the conversation's owner and selects the newest 50 messages.
+What a hand-written store with none of convobase's guarantees would do: an append is
+one autocommit `INSERT … SELECT max(seq) + 1`, a read one autocommit `SELECT … ORDER BY
+seq DESC LIMIT 50`. No owner check, no row level security, no idempotency, no guest
+limit, no conversation row kept current; two appends to one conversation at once can
+collide. It is the floor convobase's store is measured against.
 """
 
 import sqlite3
@@ -22,10 +24,18 @@ MESSAGE_COLUMNS = (
 )
 
 
+def _latest_page(placeholder: str) -> str:
+    return (
+        "SELECT id, conversation_id, seq, role, content, metadata, client_message_id,"
+        f" created_at FROM messages WHERE conversation_id = {placeholder}"
+        f" ORDER BY seq DESC LIMIT {placeholder}"
+    )
+
+
 class PlainConnection(Protocol):
     def append(self, conversation_id: uuid.UUID, user_id: uuid.UUID, content: str) -> int: ...
 
-    def latest(self, conversation_id: uuid.UUID, user_id: uuid.UUID) -> list[Any]: ...
+    def latest(self, conversation_id: uuid.UUID) -> list[Any]: ...
 
     def close(self) -> None: ...
 
@@ -55,57 +65,23 @@ class SqliteConnection:
             self.connection.execute(f"PRAGMA {pragma}")
 
     def append(self, conversation_id: uuid.UUID, user_id: uuid.UUID, content: str) -> int:
-        db, now = self.connection, sqlite_time(_now())
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.execute(
-                "SELECT id, is_active, is_guest_session FROM conversations"
-                " WHERE id = ? AND user_id = ?",
-                (conversation_id.hex, user_id.hex),
-            ).fetchone()
-            (seq,) = db.execute(
-                "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = ?,"
-                " updated_at = ? WHERE id = ? RETURNING last_seq",
-                (now, now, conversation_id.hex),
-            ).fetchone()
-            db.execute(
-                f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    uuid.uuid4().hex,
-                    conversation_id.hex,
-                    user_id.hex,
-                    seq,
-                    "user",
-                    content,
-                    "{}",
-                    None,
-                    0,
-                    now,
-                ),
-            )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        (seq,) = self.connection.execute(
+            f"INSERT INTO messages ({MESSAGE_COLUMNS}) SELECT ?, ?, ?, coalesce(max(seq), 0) + 1,"
+            " 'user', ?, '{}', NULL, 0, ? FROM messages WHERE conversation_id = ?"
+            " RETURNING seq",
+            (
+                uuid.uuid4().hex,
+                conversation_id.hex,
+                user_id.hex,
+                content,
+                sqlite_time(_now()),
+                conversation_id.hex,
+            ),
+        ).fetchone()
         return int(seq)
 
-    def latest(self, conversation_id: uuid.UUID, user_id: uuid.UUID) -> list[Any]:
-        db = self.connection
-        db.execute("BEGIN")
-        try:
-            db.execute(
-                "SELECT id FROM conversations WHERE id = ? AND user_id = ?",
-                (conversation_id.hex, user_id.hex),
-            ).fetchone()
-            rows = db.execute(
-                "SELECT id, conversation_id, seq, role, content, metadata, client_message_id,"
-                " created_at FROM messages WHERE conversation_id = ?"
-                " ORDER BY seq DESC LIMIT ?",
-                (conversation_id.hex, LATEST),
-            ).fetchall()
-        finally:
-            db.execute("COMMIT")
-        return rows
+    def latest(self, conversation_id: uuid.UUID) -> list[Any]:
+        return self.connection.execute(_latest_page("?"), (conversation_id.hex, LATEST)).fetchall()
 
     def close(self) -> None:
         self.connection.close()
@@ -113,58 +89,22 @@ class SqliteConnection:
 
 class PostgresConnection:
     def __init__(self, database: BenchDatabase) -> None:
-        self.connection = postgres_connect(database.url)
+        self.connection = postgres_connect(database.url, autocommit=True)
 
     def append(self, conversation_id: uuid.UUID, user_id: uuid.UUID, content: str) -> int:
-        now = _now()
-        with self.connection.transaction(), self.connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT id, is_active, is_guest_session FROM conversations"
-                " WHERE id = %s AND user_id = %s FOR UPDATE",
-                (conversation_id, user_id),
-            )
-            cursor.fetchone()
-            cursor.execute(
-                "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = %s,"
-                " updated_at = %s WHERE id = %s RETURNING last_seq",
-                (now, now, conversation_id),
-            )
-            row = cursor.fetchone()
-            assert row is not None
-            seq = row[0]
-            assert isinstance(seq, int)
-            cursor.execute(
-                f"INSERT INTO messages ({MESSAGE_COLUMNS})"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    uuid.uuid4(),
-                    conversation_id,
-                    user_id,
-                    seq,
-                    "user",
-                    content,
-                    "{}",
-                    None,
-                    False,
-                    now,
-                ),
-            )
+        row = self.connection.execute(
+            f"INSERT INTO messages ({MESSAGE_COLUMNS}) SELECT %s, %s, %s,"
+            " coalesce(max(seq), 0) + 1, 'user', %s, '{}', NULL, false, %s"
+            " FROM messages WHERE conversation_id = %s RETURNING seq",
+            (uuid.uuid4(), conversation_id, user_id, content, _now(), conversation_id),
+        ).fetchone()
+        assert row is not None
+        seq = row[0]
+        assert isinstance(seq, int)
         return seq
 
-    def latest(self, conversation_id: uuid.UUID, user_id: uuid.UUID) -> list[Any]:
-        with self.connection.transaction(), self.connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT id FROM conversations WHERE id = %s AND user_id = %s",
-                (conversation_id, user_id),
-            )
-            cursor.fetchone()
-            cursor.execute(
-                "SELECT id, conversation_id, seq, role, content, metadata, client_message_id,"
-                " created_at FROM messages WHERE conversation_id = %s"
-                " ORDER BY seq DESC LIMIT %s",
-                (conversation_id, LATEST),
-            )
-            return cursor.fetchall()
+    def latest(self, conversation_id: uuid.UUID) -> list[Any]:
+        return self.connection.execute(_latest_page("%s"), (conversation_id, LATEST)).fetchall()
 
     def close(self) -> None:
         self.connection.close()

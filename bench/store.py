@@ -25,7 +25,7 @@ class Sizes:
     clients: int
     appends_per_client: int
     reads: int
-    long_conversation: int
+    long_conversations: tuple[int, ...]
     growth: tuple[int, ...]
     growth_appends: int
     conversations: int
@@ -34,11 +34,13 @@ class Sizes:
 
     @classmethod
     def full(cls) -> "Sizes":
-        return cls(2000, 8, 250, 2000, 10_000, (10, 1_000, 10_000), 500, 10_000, 100, 1000)
+        return cls(
+            2000, 8, 250, 2000, (10_000, 100_000), (10, 1_000, 10_000), 500, 10_000, 100, 1000
+        )
 
     @classmethod
     def quick(cls) -> "Sizes":
-        return cls(200, 8, 30, 200, 1_000, (10, 100, 1_000), 100, 500, 100, 200)
+        return cls(200, 8, 30, 200, (1_000, 10_000), (10, 100, 1_000), 100, 500, 100, 200)
 
 
 class Convobase:
@@ -76,7 +78,10 @@ def run(database: BenchDatabase, sizes: Sizes) -> list[Row]:
         rows = [
             _append_one_client(ours, theirs, backend, sizes),
             _append_concurrent(ours, database, backend, sizes),
-            _latest_from_long_conversation(ours, theirs, database, sizes),
+            *(
+                _latest_from_long_conversation(ours, theirs, database, length, sizes)
+                for length in sizes.long_conversations
+            ),
             *_append_as_history_grows(ours, theirs, database, sizes),
             *_at_scale(ours, theirs, database, sizes),
         ]
@@ -125,15 +130,19 @@ def _append_concurrent(ours: Convobase, database: BenchDatabase, backend: str, s
 
 
 def _latest_from_long_conversation(
-    ours: Convobase, theirs: plain.PlainConnection, database: BenchDatabase, sizes: Sizes
+    ours: Convobase,
+    theirs: plain.PlainConnection,
+    database: BenchDatabase,
+    length: int,
+    sizes: Sizes,
 ) -> Row:
-    ((conversation, user_id),) = _prefilled(database, 1, sizes.long_conversation).items()
+    ((conversation, user_id),) = _prefilled(database, 1, length).items()
     owner = Principal.user(user_id)
     return Row(
-        f"latest-50 read, {sizes.long_conversation:,} messages",
+        f"latest-50 read, {length:,} messages",
         database.backend,
         sequential(lambda _: ours.latest(owner, conversation), sizes.reads),
-        sequential(lambda _: theirs.latest(conversation, user_id), sizes.reads),
+        sequential(lambda _: theirs.latest(conversation), sizes.reads),
     )
 
 
@@ -186,8 +195,8 @@ def _at_scale(
         return theirs.append(conversation, user_id, CONTENT)
 
     def plain_latest(i: int) -> object:
-        conversation, user_id = picks[i % len(picks)]
-        return theirs.latest(conversation, user_id)
+        conversation, _ = picks[i % len(picks)]
+        return theirs.latest(conversation)
 
     label = f"{total:,} messages / {sizes.conversations:,} conversations"
     return [

@@ -41,9 +41,10 @@ class StoredMessage(NamedTuple):
     created_at: datetime
 
 
+# What a read of one conversation's messages selects. Not conversation_id: the caller
+# named it, and decoding it again on every row is a tenth of a page's cost on SQLite.
 MESSAGE_COLUMNS = (
     messages.c.id,
-    messages.c.conversation_id,
     messages.c.seq,
     messages.c.role,
     messages.c.content,
@@ -51,6 +52,14 @@ MESSAGE_COLUMNS = (
     messages.c.client_message_id,
     messages.c.created_at,
 )
+
+
+def _messages_of(conversation_id: uuid.UUID, rows: Sequence[Any]) -> list[StoredMessage]:
+    """Rows of MESSAGE_COLUMNS as messages of `conversation_id`."""
+    return [
+        StoredMessage(id, conversation_id, seq, role, content, metadata, client_id, created)
+        for id, seq, role, content, metadata, client_id, created in rows
+    ]
 
 
 def _scope(principal: Principal) -> Scope:
@@ -122,8 +131,8 @@ def get_message_by_client_id(
     session: Session, conversation_id: uuid.UUID, client_message_id: str
 ) -> StoredMessage | None:
     parameters = {"conversation_id": conversation_id, "client_message_id": client_message_id}
-    row = _run(session, _BY_CLIENT_ID, parameters).first()
-    return None if row is None else StoredMessage(*row)
+    rows = _messages_of(conversation_id, _run(session, _BY_CLIENT_ID, parameters).all())
+    return rows[0] if rows else None
 
 
 def count_guest_message(session: Session, conversation_id: uuid.UUID, limit: int) -> int | None:
@@ -186,7 +195,7 @@ def latest_messages(
         "limit": limit,
         **owner_parameters(principal),
     }
-    return [StoredMessage(*row) for row in _run(session, statement, parameters)]
+    return _messages_of(conversation_id, _run(session, statement, parameters).all())
 
 
 def messages_after(
@@ -200,7 +209,7 @@ def messages_after(
         **owner_parameters(principal),
     }
     statement = _page_statement(_scope(principal), "after")
-    return [StoredMessage(*row) for row in _run(session, statement, parameters)]
+    return _messages_of(conversation_id, _run(session, statement, parameters).all())
 
 
 # --- guest sessions ----------------------------------------------------------------

@@ -2,7 +2,7 @@
 SQLite and PostgreSQL."""
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -48,6 +48,20 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> Callable[[Any], datetime | None] | None:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        # SQLite hands back the text SQLAlchemy stored ('YYYY-MM-DD HH:MM:SS.ffffff', UTC).
+        # The C parser reads it several times faster than SQLAlchemy's regular
+        # expression, which shows on every page of messages.
+        def process(value: str | None) -> datetime | None:
+            return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+        return process
 
 
 # JSON documents are JSONB on PostgreSQL (indexable, compact) and JSON text on SQLite.

@@ -23,6 +23,11 @@ ROLES = "convobase_roles"
 _json_serializer = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
 
 
+def _json_deserializer(text: str) -> Any:
+    # Most metadata and context documents are empty: no need to run the parser.
+    return {} if text == "{}" else json.loads(text)
+
+
 def create_database_engine(
     settings: Settings, *, as_owner: bool = False, **overrides: Any
 ) -> Engine:
@@ -34,6 +39,7 @@ def create_database_engine(
     options: dict[str, Any] = {
         "echo": settings.db_echo,
         "json_serializer": _json_serializer,
+        "json_deserializer": _json_deserializer,
         "pool_pre_ping": False,
     }
     if settings.is_sqlite:
