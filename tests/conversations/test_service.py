@@ -13,7 +13,7 @@ from convobase.conversations.errors import (
     ConversationNotFound,
 )
 from convobase.conversations.models import Message, MessageRole
-from convobase.conversations.schemas import ConversationUpdate, MessageCreate
+from convobase.conversations.schemas import ConversationRead, ConversationUpdate, MessageCreate
 from convobase.core.errors import ValidationFailed
 from convobase.core.limits import Limits
 from convobase.core.pagination import InvalidCursor
@@ -62,6 +62,21 @@ def test_append_moves_last_message_at_forward(session: Session, user: Principal)
     refreshed = service.get_conversation(session, user, conversation.id)
     assert refreshed.last_message_at == message.created_at
     assert refreshed.last_message_at >= started
+
+
+def test_append_changes_only_the_conversations_counter_and_activity(
+    session: Session, user: Principal
+) -> None:
+    conversation = factories.conversation(session, user, title="Café", context={"level": "A2"})
+    before = ConversationRead.model_validate(conversation).model_dump()
+
+    factories.message(session, user, conversation)
+
+    after = ConversationRead.model_validate(
+        service.get_conversation(session, user, conversation.id)
+    ).model_dump()
+    changed = {field for field in before if before[field] != after[field]}
+    assert changed == {"message_count", "last_message_at", "updated_at"}
 
 
 def test_message_reads_back_as_it_was_stored(session: Session, user: Principal) -> None:

@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Literal, NamedTuple, cast
 
-from sqlalchemy import Select, Table, Update, bindparam, insert, select, update
+from sqlalchemy import Select, Table, Update, bindparam, false, insert, select, update
 from sqlalchemy.orm import Session
 
 from convobase.conversations.models import Conversation, Message
@@ -155,20 +155,54 @@ class NextSeq(NamedTuple):
     is_guest_session: bool
 
 
-def take_next_seq(
-    session: Session, principal: Principal, conversation_id: uuid.UUID, now: datetime
-) -> NextSeq | None:
-    """Advance an active conversation's message counter and return the new seq, in one
-    statement that also locks the row; None if the caller cannot reach it or it ended."""
-    parameters = {"conversation_id": conversation_id, "now": now, **owner_parameters(principal)}
-    row = _run(session, _take_next_seq_statement(_scope(principal)), parameters).first()
-    return None if row is None else NextSeq(*row)
+class NewMessage(NamedTuple):
+    """A message to store; it gets its seq, and its conversation's owner, on the way."""
+
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    role: str
+    content: str
+    message_metadata: dict[str, Any]
+    client_message_id: str | None
+    created_at: datetime
 
 
-def insert_message(session: Session, message: StoredMessage, user_id: uuid.UUID) -> None:
+def store_message(session: Session, principal: Principal, message: NewMessage) -> NextSeq | None:
+    """Take the next seq of an active conversation the caller may reach, which locks its
+    row until the transaction ends, and store `message` under it with the
+    conversation's owner; None, storing nothing, if the caller cannot reach the
+    conversation or it has ended.
+
+    On PostgreSQL this is one statement (a data-modifying CTE): one round trip to the
+    server where two would wait for each other. SQLite runs in this process and takes
+    the two statements.
+    """
+    # Named apart from every column: an UPDATE takes a parameter named like one of
+    # its table's columns as a value to SET.
+    take = {
+        "conversation_id": message.conversation_id,
+        "now": message.created_at,
+        **owner_parameters(principal),
+    }
+    scope = _scope(principal)
+    if session.get_bind().dialect.name == "postgresql":
+        store = {
+            "message_id": message.id,
+            "message_role": message.role,
+            "message_content": message.content,
+            "message_metadata": message.message_metadata,
+            "message_client_id": message.client_message_id,
+        }
+        row = _run(session, _take_seq_and_store_statement(scope), {**take, **store}).first()
+        return None if row is None else NextSeq(*row)
+    row = _run(session, _take_next_seq_statement(scope), take).first()
+    if row is None:
+        return None
+    taken = NextSeq(*row)
     values = message._asdict()
     values["metadata"] = values.pop("message_metadata")
-    _run(session, _INSERT_MESSAGE, {**values, "user_id": user_id})
+    _run(session, _INSERT_MESSAGE, {**values, "seq": taken.seq, "user_id": taken.user_id})
+    return taken
 
 
 # --- reading messages --------------------------------------------------------------
@@ -285,7 +319,11 @@ def _take_next_seq_statement(scope: Scope) -> Update:
             conversations.c.is_active,
             visible(conversations, scope),
         )
-        .values(last_seq=conversations.c.last_seq + 1, last_message_at=_NOW, updated_at=_NOW)
+        .values(
+            last_seq=conversations.c.last_seq + 1,
+            last_message_at=_NOW,
+            updated_at=_NOW,
+        )
         .returning(
             conversations.c.last_seq, conversations.c.user_id, conversations.c.is_guest_session
         )
@@ -304,6 +342,32 @@ _COUNT_GUEST_MESSAGE = (
 )
 
 _INSERT_MESSAGE = insert(messages)
+
+
+@cache
+def _take_seq_and_store_statement(scope: Scope) -> Select[Any]:
+    taken = _take_next_seq_statement(scope).cte("taken")
+    values = {
+        "id": bindparam("message_id", type_=messages.c.id.type),
+        "conversation_id": bindparam("conversation_id", type_=messages.c.conversation_id.type),
+        "role": bindparam("message_role", type_=messages.c.role.type),
+        "content": bindparam("message_content", type_=messages.c.content.type),
+        "metadata": bindparam("message_metadata", type_=messages.c.metadata.type),
+        "client_message_id": bindparam(
+            "message_client_id", type_=messages.c.client_message_id.type
+        ),
+        "created_at": _NOW,
+        "user_id": taken.c.user_id,
+        "seq": taken.c.last_seq,
+        "analysis_included": false(),
+    }
+    stored = (
+        insert(messages)
+        .from_select(list(values), select(*values.values()), include_defaults=False)
+        .cte("stored")
+    )
+    return select(taken.c.last_seq, taken.c.user_id, taken.c.is_guest_session).add_cte(stored)
+
 
 _OF_CONVERSATION = messages.c.conversation_id == bindparam("conversation_id")
 

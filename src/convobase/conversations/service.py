@@ -16,7 +16,7 @@ from convobase.conversations.errors import (
     GuestSessionAlreadyClaimed,
 )
 from convobase.conversations.models import Conversation, ConversationKind, MessageRole
-from convobase.conversations.repository import StoredMessage
+from convobase.conversations.repository import NewMessage, StoredMessage
 from convobase.conversations.schemas import (
     ConversationCreate,
     ConversationUpdate,
@@ -156,13 +156,21 @@ def append_message(
             if (original.role, original.content) != (data.role.value, data.content):
                 raise ClientMessageIdReused
             return AppendedMessage(original, replayed=True)
-    now = utc_now()
-    taken = repository.take_next_seq(session, principal, conversation_id, now)
+    new = NewMessage(
+        id=new_id(),
+        conversation_id=conversation_id,
+        role=data.role.value,
+        content=data.content,
+        message_metadata=data.metadata,
+        client_message_id=data.client_message_id,
+        created_at=utc_now(),
+    )
+    taken = repository.store_message(session, principal, new)
     if taken is None:
         if repository.is_visible(session, principal, conversation_id):
             raise ConversationEnded
         raise ConversationNotFound
-    # Refused here, the unit of work rolls back, and the seq taken above with it.
+    # Refused here, the unit of work rolls back: the message, and the seq it took.
     if taken.is_guest_session and data.role is MessageRole.USER:
         counted = repository.count_guest_message(
             session, conversation_id, limits.guest_message_limit
@@ -170,16 +178,15 @@ def append_message(
         if counted is None:
             raise GuestLimitReached
     message = StoredMessage(
-        id=new_id(),
+        id=new.id,
         conversation_id=conversation_id,
         seq=taken.seq,
-        role=data.role.value,
-        content=data.content,
-        message_metadata=data.metadata,
-        client_message_id=data.client_message_id,
-        created_at=now,
+        role=new.role,
+        content=new.content,
+        message_metadata=new.message_metadata,
+        client_message_id=new.client_message_id,
+        created_at=new.created_at,
     )
-    repository.insert_message(session, message, taken.user_id)
     return AppendedMessage(message, replayed=False)
 
 
