@@ -5,17 +5,19 @@ import json
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from convobase.core.principal import Principal
 from convobase.db.engine import ROLES
 
 IDENTITY_KEY = "convobase.identity"
-_SET_CLAIMS = text("SELECT set_config('request.jwt.claims', :claims, true)")
+# Sent straight to the driver (psycopg): every transaction runs one, and SQLAlchemy's
+# execution machinery would cost more Python than the statement's round trip.
+_SET_CLAIMS = "SELECT set_config('request.jwt.claims', %s, true)"
 # One statement sets both: the policies of the role read the claims.
-_SET_CLAIMS_AND_ROLE = text(
-    "SELECT set_config('request.jwt.claims', :claims, true), set_config('role', :role, true)"
+_SET_CLAIMS_AND_ROLE = (
+    "SELECT set_config('request.jwt.claims', %s, true), set_config('role', %s, true)"
 )
 
 
@@ -56,14 +58,16 @@ def _set_claims(connection: Connection, identity: Identity) -> None:
     # is_local=true: the settings end with the transaction, unlike a plain SET, which
     # would survive on the pooled connection into the next request. Staff act as a role
     # of their own, whose policies reach every row where a table grants it.
+    driver_connection = connection.connection.driver_connection
+    assert driver_connection is not None
     roles: tuple[str, str] | None = connection.get_execution_options().get(ROLES)
     if roles is None:
-        connection.execute(_SET_CLAIMS, {"claims": identity.claims()})
+        driver_connection.execute(_SET_CLAIMS, (identity.claims(),))
         return
     caller_role, staff_role = roles
     is_staff = identity.principal is not None and identity.principal.is_staff
     role = staff_role if is_staff else caller_role
-    connection.execute(_SET_CLAIMS_AND_ROLE, {"claims": identity.claims(), "role": role})
+    driver_connection.execute(_SET_CLAIMS_AND_ROLE, (identity.claims(), role))
 
 
 @event.listens_for(Session, "after_begin")
