@@ -37,11 +37,20 @@ def build(settings: Settings | None = None, *, database: Database | None = None)
     return Container(
         settings=settings,
         database=database or Database.from_settings(settings),
-        tokens=TokenAuthority(
-            resolve_jwt_secret(settings), timedelta(seconds=settings.guest_token_ttl_seconds)
-        ),
+        tokens=token_authority(settings),
         limits=Limits.from_settings(settings),
         callers=CallerRegistry(
             admit=user_service.admit_caller, register=user_service.register_caller
         ),
+    )
+
+
+def token_authority(settings: Settings) -> TokenAuthority:
+    """Signs and verifies bearer tokens as `settings` say (secret, leeway, aud, iss)."""
+    return TokenAuthority(
+        resolve_jwt_secret(settings),
+        timedelta(seconds=settings.guest_token_ttl_seconds),
+        leeway=timedelta(seconds=settings.jwt_leeway_seconds),
+        audience=settings.jwt_audience or None,
+        issuer=settings.jwt_issuer or None,
     )

@@ -2,42 +2,39 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from convobase.conversations.models import ConversationKind, MessageRole
-from convobase.core.validation import Text, bounded_json
+from convobase.core.validation import (
+    FromString,
+    OnlyBooleans,
+    RequestModel,
+    Text,
+    json_document,
+)
 
 MAX_METADATA_BYTES = 16 * 1024
 MAX_CONTEXT_BYTES = 64 * 1024
 
-
-def _bounded(max_bytes: int, name: str) -> AfterValidator:
-    return AfterValidator(lambda value: bounded_json(value, max_bytes=max_bytes, name=name))
-
-
-Metadata = Annotated[dict[str, Any], _bounded(MAX_METADATA_BYTES, "metadata")]
-Context = Annotated[dict[str, Any], _bounded(MAX_CONTEXT_BYTES, "context")]
+Metadata = Annotated[dict[str, Any], json_document(MAX_METADATA_BYTES, "metadata")]
+Context = Annotated[dict[str, Any], json_document(MAX_CONTEXT_BYTES, "context")]
 Title = Annotated[Text, Field(min_length=1, max_length=200)]
 ClientMessageId = Annotated[Text, Field(min_length=1, max_length=128)]
 
 
-class ConversationCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    persona_id: uuid.UUID | None = None
+class ConversationCreate(RequestModel):
+    persona_id: Annotated[uuid.UUID, FromString] | None = None
     title: Title | None = None
     context: Context = Field(default_factory=dict, description="Stored as context_data.")
-    kind: ConversationKind = ConversationKind.CHAT
+    kind: Annotated[ConversationKind, FromString] = ConversationKind.CHAT
 
 
-class ConversationUpdate(BaseModel):
+class ConversationUpdate(RequestModel):
     """Fields to change; `is_active: false` ends the conversation for good."""
-
-    model_config = ConfigDict(extra="forbid")
 
     title: Title | None = None
     context: Context | None = None
-    is_active: Literal[False] | None = None
+    is_active: Annotated[Literal[False], OnlyBooleans] | None = None
 
 
 class ConversationRead(BaseModel):
@@ -61,10 +58,8 @@ class ConversationRead(BaseModel):
     updated_at: datetime
 
 
-class MessageCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    role: MessageRole
+class MessageCreate(RequestModel):
+    role: Annotated[MessageRole, FromString]
     content: Text
     metadata: Metadata = Field(default_factory=dict)
     client_message_id: ClientMessageId | None = Field(
@@ -97,10 +92,8 @@ class MessageAppended(BaseModel):
     safety: Safety
 
 
-class GuestSessionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    persona_id: uuid.UUID
+class GuestSessionCreate(RequestModel):
+    persona_id: Annotated[uuid.UUID, FromString]
 
 
 class GuestSessionRead(BaseModel):
@@ -121,7 +114,5 @@ class GuestSessionCreated(BaseModel):
     messages_remaining: int
 
 
-class GuestSessionClaim(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    guest_token: str = Field(min_length=1, max_length=4096)
+class GuestSessionClaim(RequestModel):
+    guest_token: Text = Field(min_length=1, max_length=4096)

@@ -1,6 +1,7 @@
 """The one error root: every failure convobase reports to a caller is a subclass."""
 
-from typing import ClassVar
+from collections.abc import Callable
+from typing import ClassVar, TypeVar
 
 
 class ConvobaseError(Exception):
@@ -52,3 +53,37 @@ class Forbidden(ConvobaseError):
 
     status = 403
     code = "forbidden"
+
+
+E = TypeVar("E", bound=type[ConvobaseError])
+
+_BY_CONSTRAINT: dict[str, type[ConvobaseError]] = {}
+
+
+def raised_for_constraint(*names: str) -> Callable[[E], E]:
+    """Class decorator: when the database refuses a write under one of the constraints
+    `names` (a race the service's own check lost, such as two requests taking one
+    unique name at once), the caller gets this error.
+
+    Names are the schema's (db/base.NAMING_CONVENTION): `uq_personas_name`.
+    """
+
+    def register(error: E) -> E:
+        for name in names:
+            if _BY_CONSTRAINT.setdefault(name, error) is not error:
+                raise ValueError(f"{name} already answers as {_BY_CONSTRAINT[name].__name__}")
+        return error
+
+    return register
+
+
+def error_for_constraint(name: str | None) -> ConvobaseError:
+    """The error for a write refused under constraint `name`: the one registered with
+    `raised_for_constraint`, else Conflict."""
+    error = _BY_CONSTRAINT.get(name or "", Conflict)
+    return error()
+
+
+def constraints_with_errors() -> dict[str, type[ConvobaseError]]:
+    """Every constraint registered with `raised_for_constraint`, and its error."""
+    return dict(_BY_CONSTRAINT)

@@ -8,14 +8,17 @@ import base64
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from convobase.core.errors import ValidationFailed
+from convobase.core.validation import INT32_MAX, unstorable
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
+MAX_CURSOR_LENGTH = 1024
 
 
 class InvalidCursor(ValidationFailed):
@@ -55,19 +58,49 @@ def encode_cursor(*key: CursorPart) -> str:
 
 
 def decode_cursor(cursor: str, *types: type[Any]) -> tuple[Any, ...]:
-    """Unpack a cursor made by `encode_cursor`, checking the type of each part."""
+    """Unpack a cursor made by `encode_cursor`, checking the type of each part; raise
+    InvalidCursor for anything else.
+
+    A cursor comes back from the caller, so each part is checked as an input would
+    be: integers within 0..INT32_MAX (the seq columns), text that `storable_text`
+    accepts, and a timestamp (a string with a UTC offset) one that exists in UTC.
+    """
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise InvalidCursor
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         key = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, RecursionError) as error:  # UnicodeError is a ValueError
         raise InvalidCursor from error
-    if (
-        not isinstance(key, list)
-        or len(key) != len(types)
-        or not all(type(part) is kind for part, kind in zip(key, types, strict=True))
-    ):
+    if not isinstance(key, list) or len(key) != len(types):
+        raise InvalidCursor
+    if not all(type(part) is kind and _fits(part) for part, kind in zip(key, types, strict=True)):
         raise InvalidCursor
     return tuple(key)
+
+
+def _fits(part: object) -> bool:
+    if isinstance(part, int):
+        return 0 <= part <= INT32_MAX
+    if isinstance(part, str):
+        return unstorable(part) is None and _exists_in_utc(part)
+    return True
+
+
+def _exists_in_utc(text: str) -> bool:
+    """False for a timestamp with an offset that UTC cannot hold (year 1 at +01:00,
+    year 9999 at -01:00); True for any other text."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return True  # not a timestamp: a name, an id
+    if moment.utcoffset() is None:
+        return True
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
 
 
 class PageRead(BaseModel, Generic[T]):

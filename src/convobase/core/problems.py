@@ -1,20 +1,29 @@
 """RFC 9457 problem details: the one shape every error response takes."""
 
+import logging
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Final
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from convobase.core.errors import ConvobaseError
+from convobase.core.errors import Conflict, ConvobaseError, error_for_constraint
 from convobase.core.logging import log_unexpected_error
+from convobase.core.validation import unstorable
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://convobase.dev/problems/"
+
+_SHOWN_INPUT_CHARACTERS: Final = 100
+_SQLITE_UNIQUE: Final = "UNIQUE constraint failed: "
+_SQLITE_CHECK: Final = "CHECK constraint failed: "
+_log: Final = logging.getLogger("convobase.error")
 
 
 class FieldError(BaseModel):
@@ -75,12 +84,21 @@ async def validation_error_handler(request: Request, error: Exception) -> JSONRe
     assert isinstance(error, RequestValidationError)
     errors = [
         FieldError(
-            loc=[part for part in item.get("loc", ()) if isinstance(part, str | int)],
-            msg=str(item.get("msg", "")),
+            loc=[
+                _shown(part) if isinstance(part, str) else part
+                for part in item.get("loc", ())
+                if isinstance(part, str | int)
+            ],
+            msg=_shown(str(item.get("msg", "")), limit=None),
             type=str(item.get("type", "")),
         )
         for item in error.errors()
     ]
+    return validation_problem(errors)
+
+
+def validation_problem(errors: list[FieldError]) -> JSONResponse:
+    """A 422 `validation_error` listing `errors`, the first few of them in its detail."""
     detail = "; ".join(f"{_where(item.loc)}: {item.msg}" for item in errors[:5])
     return problem_response(
         422, "validation_error", detail or "The request is not valid.", errors=errors
@@ -89,10 +107,61 @@ async def validation_error_handler(request: Request, error: Exception) -> JSONRe
 
 async def http_error_handler(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 400 and isinstance(error.__cause__, ValueError | RecursionError):
+        # FastAPI could not decode a JSON body: not UTF-8, nested past the parser's
+        # recursion limit, or a number of more digits than Python converts.
+        return validation_problem([_unreadable_body(error.__cause__)])
     code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
     return problem_response(
         error.status_code, code, str(error.detail), headers=dict(error.headers or {})
     )
+
+
+def _unreadable_body(cause: ValueError | RecursionError) -> FieldError:
+    if isinstance(cause, UnicodeDecodeError):
+        return FieldError(loc=["body"], msg="The body is not valid UTF-8.", type="json_invalid")
+    if isinstance(cause, RecursionError):
+        return FieldError(
+            loc=["body"], msg="The body nests too deeply to be read.", type="json_invalid"
+        )
+    return FieldError(
+        loc=["body"],
+        msg="The body could not be read as JSON (a number with too many digits?).",
+        type="json_invalid",
+    )
+
+
+async def integrity_error_handler(request: Request, error: Exception) -> JSONResponse:
+    """A write the database refused (a unique name taken by a request that committed
+    first): the error registered for the constraint with `raised_for_constraint`, else
+    409 `conflict`. The unit of work has rolled back: nothing was written."""
+    assert isinstance(error, IntegrityError)
+    constraint = constraint_name(error)
+    answer = error_for_constraint(constraint)
+    if type(answer) is Conflict:
+        _log.warning(
+            "the database refused a write under %s; answered 409 conflict",
+            constraint or "an unnamed constraint",
+            extra={"request_id": request.scope.get("state", {}).get("request_id")},
+        )
+    return await convobase_error_handler(request, answer)
+
+
+def constraint_name(error: IntegrityError) -> str | None:
+    """The name of the constraint a refused write broke, as the schema names it."""
+    diagnostics = getattr(error.orig, "diag", None)  # psycopg
+    if (name := getattr(diagnostics, "constraint_name", None)) is not None:
+        return str(name)
+    # SQLite names a CHECK, but of a UNIQUE constraint only its columns: the name is
+    # rebuilt by the schema's naming convention (db/base.NAMING_CONVENTION).
+    message = str(error.orig)
+    if message.startswith(_SQLITE_CHECK):
+        return message.removeprefix(_SQLITE_CHECK)
+    if message.startswith(_SQLITE_UNIQUE):
+        columns = [column.strip() for column in message.removeprefix(_SQLITE_UNIQUE).split(",")]
+        table = columns[0].split(".", 1)[0]
+        return "_".join(["uq", table, *(column.split(".", 1)[-1] for column in columns)])
+    return None
 
 
 class UnexpectedErrorMiddleware:
@@ -128,19 +197,59 @@ class UnexpectedErrorMiddleware:
             await response(scope, receive, send)
 
 
+class StorableQueryMiddleware:
+    """Answer 422 for a query string holding a NUL character (%00), which no parameter
+    may hold: PostgreSQL cannot compare text with it, so it would fail there and not on
+    SQLite. Text in a query string cannot hold lone surrogates: it is decoded with
+    replacement characters. Bodies are checked by the request schemas."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query: bytes = scope.get("query_string", b"")
+            if b"%00" in query or b"\x00" in query:
+                errors = _unstorable_parameters(query)
+                if errors:
+                    await validation_problem(errors)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def _unstorable_parameters(query: bytes) -> list[FieldError]:
+    errors = []
+    # Decoded as Starlette decodes it for the routes.
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if (reason := unstorable(name) or unstorable(value)) is not None:
+            errors.append(FieldError(loc=["query", _shown(name)], msg=reason, type="value_error"))
+    return errors
+
+
 def install(app: FastAPI) -> None:
     """Render every error as problem+json: convobase's own, invalid requests, unknown
-    paths and methods, and anything unexpected (logged once, with its traceback)."""
+    paths and methods, writes the database refused, and anything unexpected (logged
+    once, with its traceback)."""
     app.add_exception_handler(ConvobaseError, convobase_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(IntegrityError, integrity_error_handler)
     app.add_middleware(UnexpectedErrorMiddleware)
+    app.add_middleware(StorableQueryMiddleware)
 
 
 def _where(loc: list[str | int]) -> str:
     # Drop the "body"/"query" prefix: the field name is what the caller recognises.
     parts = loc[1:] if len(loc) > 1 and loc[0] in ("body", "query", "path") else loc
     return ".".join(str(part) for part in parts) or "request"
+
+
+def _shown(text: str, *, limit: int | None = _SHOWN_INPUT_CHARACTERS) -> str:
+    """Text from the request (a field name, a key) as an answer can carry it: lone
+    surrogates escaped (no UTF-8 encodes them), and at most `limit` characters."""
+    if limit is not None and len(text) > limit:
+        text = f"{text[:limit]}..."
+    return text.encode("utf-8", "backslashreplace").decode()
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -2,16 +2,17 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from convobase.core.validation import Text, bounded_json
+from convobase.core.validation import RequestModel, Text, bounded_json
 
 SkillLevel = Literal["beginner", "intermediate", "advanced", "expert"]
 ConversationStyle = Literal["friendly", "supportive", "analytical", "socratic", "competitive"]
 Name = Annotated[Text, Field(min_length=1, max_length=100)]
+MAX_PERSONALITY_BYTES = 32 * 1024
 
 
-class PersonalityConfig(BaseModel):
+class PersonalityConfig(RequestModel):
     """The parameters an AI model needs to speak as this persona.
 
     `system_prompt` and `temperature` are required; apps may add keys of their own.
@@ -33,15 +34,29 @@ class PersonalityConfig(BaseModel):
             raise ValueError("must not be blank")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _json(cls, data: Any) -> Any:
+        # The keys an app adds may hold any JSON: the whole document gets the checks of
+        # every JSON document before its own fields are read.
+        if isinstance(data, dict):
+            return bounded_json(data, max_bytes=MAX_PERSONALITY_BYTES, name="personality_config")
+        return data
+
+    @model_validator(mode="after")
+    def _storable(self) -> "PersonalityConfig":
+        self.as_document()  # what is stored, defaults filled in, is within the bounds too
+        return self
+
     def as_document(self) -> dict[str, Any]:
         return bounded_json(
-            self.model_dump(exclude_none=True), max_bytes=32 * 1024, name="personality_config"
+            self.model_dump(exclude_none=True),
+            max_bytes=MAX_PERSONALITY_BYTES,
+            name="personality_config",
         )
 
 
-class PersonaCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PersonaCreate(RequestModel):
     name: Name
     display_name: Name
     personality_config: PersonalityConfig
@@ -71,11 +86,9 @@ class PersonaRead(BaseModel):
     updated_at: datetime
 
 
-class PersonaUpdate(BaseModel):
+class PersonaUpdate(RequestModel):
     """Fields to replace; omitted fields stay as they are. `is_active: true` brings a
     deactivated persona back."""
-
-    model_config = ConfigDict(extra="forbid")
 
     display_name: Name | None = None
     personality_config: PersonalityConfig | None = None

@@ -2,14 +2,13 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from convobase.core.validation import Text, bounded_json
+from convobase.core.validation import RequestModel, Text, json_document
 
-Document = Annotated[
-    dict[str, Any],
-    AfterValidator(lambda value: bounded_json(value, max_bytes=64 * 1024, name="document")),
-]
+MAX_DOCUMENT_BYTES = 64 * 1024
+Profile = Annotated[dict[str, Any], json_document(MAX_DOCUMENT_BYTES, "profile")]
+Preferences = Annotated[dict[str, Any], json_document(MAX_DOCUMENT_BYTES, "preferences")]
 Goal = Annotated[Text, Field(min_length=1, max_length=200)]
 
 
@@ -28,11 +27,9 @@ class UserRead(BaseModel):
     updated_at: datetime
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(RequestModel):
     """Fields to replace; omitted fields stay as they are."""
 
-    model_config = ConfigDict(extra="forbid")
-
     goals: list[Goal] | None = Field(default=None, max_length=50)
-    profile: Document | None = None
-    preferences: Document | None = None
+    profile: Profile | None = None
+    preferences: Preferences | None = None
