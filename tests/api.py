@@ -83,6 +83,15 @@ class Api:
         result: dict[str, Any] = response.json()["message"]
         return result
 
+    def reply(self, conversation_id: str, content: str = "¡Hola!", role: str = "assistant") -> None:
+        """Post the assistant's reply as the app's server does: with a staff token."""
+        response = self.client.post(
+            f"/v1/staff/conversations/{conversation_id}/messages",
+            json={"role": role, "content": content},
+            headers=self.staff,
+        )
+        assert response.status_code == 201, response.text
+
     def guest_session(self, persona_id: str | None = None) -> dict[str, Any]:
         persona_id = persona_id or self.persona()["id"]
         response = self.client.post("/v1/guest-sessions", json={"persona_id": persona_id})

@@ -74,8 +74,10 @@ PUBLIC = _same(200)
 PUBLIC_TOKEN_CHECKED = _same(200, expired_token=401)
 USER_ONLY = _same(200, other_guest=403, no_token=401, expired_token=401)
 STAFF_ONLY = _same(403, staff=200, no_token=401, expired_token=401)
-OWNER_ONLY = _same(404, owner=200, staff=200, other_guest=403, no_token=401, expired_token=401)
-OWNER_OR_GUEST_OWNER = _same(404, owner=200, staff=200, no_token=401, expired_token=401)
+# Staff act on other users' conversations only through the staff routes: on the user
+# routes someone else's conversation is as missing for them as for anybody.
+OWNER_ONLY = _same(404, owner=200, other_guest=403, no_token=401, expired_token=401)
+OWNER_OR_GUEST_OWNER = _same(404, owner=200, no_token=401, expired_token=401)
 
 MATRIX: dict[tuple[str, str], tuple[dict[str, int], Body]] = {
     ("GET", "/openapi.json"): (PUBLIC, _none),
@@ -100,15 +102,18 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, int], Body]] = {
     ("GET", "/v1/conversations"): (USER_ONLY, _none),
     ("GET", "/v1/conversations/{conversation_id}"): (OWNER_ONLY, _none),
     ("PATCH", "/v1/conversations/{conversation_id}"): (OWNER_ONLY, lambda w: {"title": "x"}),
-    ("DELETE", "/v1/conversations/{conversation_id}"): (
-        {**OWNER_ONLY, "owner": 204, "staff": 204},
-        _none,
-    ),
+    ("DELETE", "/v1/conversations/{conversation_id}"): ({**OWNER_ONLY, "owner": 204}, _none),
     ("POST", "/v1/conversations/{conversation_id}/messages"): (
-        {**OWNER_OR_GUEST_OWNER, "owner": 201, "staff": 201},
+        {**OWNER_OR_GUEST_OWNER, "owner": 201},
         lambda w: {"role": "user", "content": "hi"},
     ),
     ("GET", "/v1/conversations/{conversation_id}/messages"): (OWNER_OR_GUEST_OWNER, _none),
+    ("GET", "/v1/staff/conversations/{conversation_id}"): (STAFF_ONLY, _none),
+    ("GET", "/v1/staff/conversations/{conversation_id}/messages"): (STAFF_ONLY, _none),
+    ("POST", "/v1/staff/conversations/{conversation_id}/messages"): (
+        {**STAFF_ONLY, "staff": 201},
+        lambda w: {"role": "assistant", "content": "¡Hola! ¿En qué te ayudo?"},
+    ),
     ("POST", "/v1/guest-sessions"): (
         _same(201, expired_token=401),
         lambda w: {"persona_id": w.persona_id},

@@ -1,10 +1,7 @@
 """The real `convobase serve` process, driven over a socket like an app would."""
 
-import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,55 +9,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-STARTUP_SECONDS = 60
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.servers import running_server
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Path]]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "CONVOBASE_DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.db'}",
-        "CONVOBASE_GUEST_MESSAGE_LIMIT": "3",
-    }
-    env.pop("CONVOBASE_JWT_SECRET", None)
-    log = tmp_path / "serve.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "convobase", "serve", "--port", str(port)],
-            cwd=tmp_path,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_ready(base, process, log)
-        yield base, env, log
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-
-
-def _wait_until_ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"convobase serve exited early:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"convobase serve was not ready within {STARTUP_SECONDS}s:\n{log.read_text()}")
+    with running_server(tmp_path, guest_message_limit="3") as running:
+        yield running
 
 
 def test_guest_chats_to_the_limit_signs_up_and_keeps_the_conversation(

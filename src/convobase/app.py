@@ -10,6 +10,7 @@ from convobase import __version__, bootstrap, health
 from convobase.account import routes as account_routes
 from convobase.conversations import routes as conversation_routes
 from convobase.core import deps, problems
+from convobase.core.bounds import RequestBoundsMiddleware
 from convobase.core.logging import RequestLogMiddleware, configure_logging
 from convobase.personas import routes as persona_routes
 from convobase.users import routes as user_routes
@@ -23,8 +24,9 @@ UUID), `role`, `exp`, optionally `email`. Roles: `authenticated` (a user: sees a
 changes only their own data), `service_role` (staff: manages personas, reads every
 conversation), `guest` (from `POST /v1/guest-sessions`: reaches only its own
 conversation, at most the guest message limit). A user's row is created on their first
-request. A missing, malformed, badly signed or expired token answers 401; a role that
-may not call an endpoint, 403.
+request. A token that is missing, malformed, badly signed, expired, not yet valid, or
+for another audience or issuer answers 401, saying which; a role that may not call an
+endpoint, 403.
 
 **Errors** are `application/problem+json` (RFC 9457): `{type, title, status, detail,
 code}`; `code` is stable, for programs (`not_found`, `validation_error`,
@@ -55,6 +57,13 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     deps.install(app, container)
+    settings = container.settings
+    app.add_middleware(
+        RequestBoundsMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_header_bytes=settings.max_header_bytes,
+        body_timeout=settings.body_timeout_seconds,
+    )
     problems.install(app)
     app.add_middleware(RequestLogMiddleware)  # outermost: it sees every answer, 500s too
 
@@ -62,6 +71,7 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
     for router in (
         conversation_routes.conversations,
         conversation_routes.guest_sessions,
+        conversation_routes.staff_conversations,
         persona_routes.router,
         user_routes.router,
         account_routes.router,

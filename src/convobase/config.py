@@ -56,11 +56,41 @@ class Settings(BaseSettings):
     guest_token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     guest_message_limit: int = Field(default=10, ge=1)
     max_content_bytes: int = Field(default=32 * 1024, ge=1)
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest request body; larger is 413."
+    )
+    max_header_bytes: int = Field(
+        default=16 * 1024, ge=1024, description="Largest request headers, all together; 431."
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="How long a request body may pause; then 408."
+    )
+    client_written_replies: bool = Field(
+        default=False,
+        description="Let user and guest tokens write assistant and system messages, for "
+        "apps with no server of their own. Otherwise only service_role writes them.",
+    )
     log_level: Annotated[
         Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper_case)
     ] = Field(default="INFO", description="The least severe log records written.")
     log_format: Literal["json", "text"] = Field(
         default="text", description="json: one JSON object per line; text: for people."
+    )
+    jwt_leeway_seconds: int = Field(
+        default=30,
+        ge=0,
+        le=600,
+        description="Clock skew allowed to a token's nbf and iat: the issuer's clock may "
+        "run this far ahead. exp is honoured to the second.",
+    )
+    jwt_audience: str | None = Field(
+        default=None,
+        description="When set, a token's aud must include it (and guest tokens carry it). "
+        "Unset: aud is not checked (Supabase tokens carry aud=authenticated).",
+    )
+    jwt_issuer: str | None = Field(
+        default=None,
+        description="When set, a token's iss must equal it (and guest tokens carry it).",
     )
 
     @property

@@ -85,16 +85,22 @@ def seed_demo_personas(session: Session) -> int:
 
 def store_demo_conversation(database: Database) -> list[tuple[int, str, str]]:
     """Store a short conversation of the development user, one transaction a message
-    as the API would, and read it back in order: (seq, role, content) each."""
+    as the API would (the user's messages as the user, the assistant's as the app's
+    server with the staff grant), and read it back in order: (seq, role, content)."""
     with database.transaction(DEV_USER) as session:
         user_service.register_caller(session, DEV_USER)
         conversation = conversation_service.create_conversation(
             session, DEV_USER, data=ConversationCreate(title="Café con María")
         )
     for role, content in DEMO_LINES:
-        with database.transaction(DEV_USER) as session:
+        writer = DEV_USER if role is MessageRole.USER else DEV_STAFF
+        with database.transaction(writer) as session:
             conversation_service.append_message(
-                session, DEV_USER, conversation.id, data=MessageCreate(role=role, content=content)
+                session,
+                writer,
+                conversation.id,
+                data=MessageCreate(role=role, content=content),
+                as_staff=writer is DEV_STAFF,
             )
     with database.transaction(DEV_USER, readonly=True) as session:
         page = conversation_service.list_messages(session, DEV_USER, conversation.id)

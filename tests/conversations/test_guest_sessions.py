@@ -35,7 +35,7 @@ def test_guest_can_send_ten_user_messages_and_no_more(api: Api) -> None:
     guest = bearer(started["token"])
     for n in range(10):
         api.say(guest, started["conversation_id"], f"question {n}")
-        api.say(guest, started["conversation_id"], f"answer {n}", role="assistant")
+        api.reply(started["conversation_id"], f"answer {n}")
 
     refused = api.client.post(
         f"/v1/conversations/{started['conversation_id']}/messages",
@@ -94,7 +94,7 @@ def test_claim_moves_the_conversation_and_its_messages_to_the_user(api: Api) -> 
     started = api.guest_session()
     guest = bearer(started["token"])
     api.say(guest, started["conversation_id"], "Hola, soy nueva")
-    api.say(guest, started["conversation_id"], "¡Bienvenida!", role="assistant")
+    api.reply(started["conversation_id"], "¡Bienvenida!")
     me = api.new_user()
 
     claimed = api.client.post(
@@ -168,3 +168,41 @@ def test_claim_with_an_invalid_guest_token_is_422(api: Api, guest_token: str) ->
 
     assert response.status_code == 422
     assert response.json()["code"] == "invalid_guest_token"
+
+
+def test_a_guest_conversation_holds_one_reply_per_user_message_plus_a_greeting(
+    api: Api,
+) -> None:
+    started = api.guest_session()
+    guest, conversation_id = bearer(started["token"]), started["conversation_id"]
+
+    def reply() -> int:
+        response = api.client.post(
+            f"/v1/staff/conversations/{conversation_id}/messages",
+            json={"role": "assistant", "content": "…"},
+            headers=api.staff,
+        )
+        if response.status_code == 403:
+            assert response.json()["code"] == "guest_reply_limit_reached"
+        return int(response.status_code)
+
+    greeting, extra = reply(), reply()
+    api.say(guest, conversation_id, "Hola")
+    answer, another = reply(), reply()
+
+    assert (greeting, extra, answer, another) == (201, 403, 201, 403)
+    page = api.client.get(f"/v1/conversations/{conversation_id}/messages", headers=guest).json()
+    assert [message["role"] for message in page["items"]] == ["assistant", "user", "assistant"]
+
+
+def test_a_guest_cannot_write_the_assistants_replies(api: Api) -> None:
+    started = api.guest_session()
+
+    response = api.client.post(
+        f"/v1/conversations/{started['conversation_id']}/messages",
+        json={"role": "assistant", "content": "I am the assistant now"},
+        headers=bearer(started["token"]),
+    )
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "message_role_forbidden"

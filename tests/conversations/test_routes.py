@@ -94,8 +94,9 @@ def test_pagination_walks_500_messages_both_ways_without_gaps_or_repeats(api: Ap
     me = api.new_user()
     conversation = api.conversation(me)
     url = f"/v1/conversations/{conversation['id']}/messages"
-    for n in range(500):
-        api.say(me, conversation["id"], f"message {n}", role="user" if n % 2 else "assistant")
+    for n in range(250):
+        api.say(me, conversation["id"], f"question {n}")
+        api.reply(conversation["id"], f"answer {n}")
 
     forwards: list[int] = []
     page = api.client.get(url, params={"after": 0, "limit": 200}, headers=me).json()

@@ -11,6 +11,7 @@ from convobase.conversations.errors import (
     ContentTooLarge,
     ConversationEnded,
     ConversationNotFound,
+    MessageRoleForbidden,
 )
 from convobase.conversations.models import Message, MessageRole
 from convobase.conversations.schemas import ConversationRead, ConversationUpdate, MessageCreate
@@ -79,13 +80,15 @@ def test_append_changes_only_the_conversations_counter_and_activity(
     assert changed == {"message_count", "last_message_at", "updated_at"}
 
 
-def test_message_reads_back_as_it_was_stored(session: Session, user: Principal) -> None:
+def test_message_reads_back_as_it_was_stored(
+    session: Session, user: Principal, staff: Principal
+) -> None:
     conversation = factories.conversation(session, user)
     data = MessageCreate(
         role=MessageRole.ASSISTANT, content="¿Qué tal?", metadata={"model": "tutor-1", "n": [1]}
     )
 
-    appended = service.append_message(session, user, conversation.id, data=data)
+    appended = service.append_message(session, staff, conversation.id, data=data, as_staff=True)
 
     assert not appended.replayed
     page = service.list_messages(session, user, conversation.id)
@@ -330,14 +333,16 @@ def test_deleting_a_conversation_removes_its_messages(session: Session, user: Pr
         service.list_messages(session, user, conversation.id)
 
 
-def test_staff_can_read_any_conversation(
+def test_staff_can_read_any_conversation_through_the_staff_grant(
     session: Session, user: Principal, staff: Principal
 ) -> None:
     conversation = factories.conversation(session, user)
     factories.message(session, user, conversation)
 
-    assert service.get_conversation(session, staff, conversation.id).id == conversation.id
-    assert len(service.list_messages(session, staff, conversation.id).items) == 1
+    found = service.get_conversation(session, staff, conversation.id, as_staff=True)
+    page = service.list_messages(session, staff, conversation.id, as_staff=True)
+    assert found.id == conversation.id
+    assert len(page.items) == 1
 
 
 def test_messages_belong_to_the_conversations_owner(session: Session, user: Principal) -> None:
@@ -347,3 +352,48 @@ def test_messages_belong_to_the_conversations_owner(session: Session, user: Prin
     owner = session.scalar(select(Message.user_id).where(Message.id == message.id))
 
     assert owner == user.user_id
+
+
+def test_users_write_only_user_messages(session: Session, user: Principal) -> None:
+    conversation = factories.conversation(session, user)
+
+    for role in (MessageRole.ASSISTANT, MessageRole.SYSTEM):
+        with pytest.raises(MessageRoleForbidden):
+            factories.message(session, user, conversation, role=role)
+    assert service.list_messages(session, user, conversation.id).items == []
+
+
+def test_a_staff_grant_gives_nothing_to_a_caller_who_is_not_staff(
+    session: Session, user: Principal, other_user: Principal
+) -> None:
+    conversation = factories.conversation(session, other_user)
+    mine = factories.conversation(session, user)
+    reply = MessageCreate(role=MessageRole.ASSISTANT, content="hola")
+
+    with pytest.raises(ConversationNotFound):
+        service.get_conversation(session, user, conversation.id, as_staff=True)
+    with pytest.raises(MessageRoleForbidden):
+        service.append_message(session, user, mine.id, data=reply, as_staff=True)
+
+
+def test_staff_reach_a_users_conversation_only_with_the_staff_grant(
+    session: Session, user: Principal, staff: Principal
+) -> None:
+    conversation = factories.conversation(session, user)
+
+    with pytest.raises(ConversationNotFound):
+        service.get_conversation(session, staff, conversation.id)
+    assert service.get_conversation(session, staff, conversation.id, as_staff=True).id == (
+        conversation.id
+    )
+
+
+def test_client_written_replies_can_be_allowed(session: Session, user: Principal) -> None:
+    conversation = factories.conversation(session, user)
+    reply = MessageCreate(role=MessageRole.ASSISTANT, content="¡Hola!")
+
+    appended = service.append_message(
+        session, user, conversation.id, data=reply, limits=Limits(client_written_replies=True)
+    )
+
+    assert appended.message.role == "assistant"

@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from convobase.conversations import repository
 from convobase.core.principal import Principal
-from convobase.db.ownership import owner_parameters
+from convobase.db.ownership import owner_parameters, scope_of
 from convobase.db.session import Database
 from tests.databases import LiveDatabase, TemplateDatabase
 
@@ -111,7 +111,8 @@ def _plan(long: Long, caller: str, direction: Direction) -> dict[str, Any]:
         "guest": (long.guest, long.guest_conversation),
         "staff": (Principal.staff(uuid.uuid4()), long.user_conversation),
     }[caller]
-    statement = repository.page_statement(principal, direction)
+    # Staff read other users' pages through the staff routes, which grant every row.
+    statement = repository.page_statement(scope_of(principal, staff=True), direction)
     parameters = {
         "conversation_id": conversation,
         "limit": PAGE,

@@ -70,7 +70,7 @@ def test_export_holds_the_users_conversations_and_messages(api: Api) -> None:
     me = api.new_user()
     first = api.conversation(me, title="Primera")
     api.say(me, first["id"], "Hola")
-    api.say(me, first["id"], "¡Hola! ¿Qué tal?", role="assistant")
+    api.reply(first["id"], "¡Hola! ¿Qué tal?")
     api.conversation(me, title="Segunda")
     api.conversation(api.new_user(), title="Not mine")
 
@@ -98,3 +98,13 @@ def test_last_active_follows_the_user(api: Api, app_settings: Settings) -> None:
     api.client.get("/v1/conversations", headers=me)
 
     assert api.client.get("/v1/me", headers=me).json()["last_active"] > "2020-01-02"
+
+
+def test_staffs_own_export_holds_only_their_own_conversations(api: Api) -> None:
+    someone = api.new_user()
+    api.say(someone, api.conversation(someone)["id"], "not for staff's export")
+    own = api.conversation(api.staff, title="staff's own")
+
+    exported = api.client.get("/v1/me/export", headers=api.staff).json()
+
+    assert [conversation["id"] for conversation in exported["conversations"]] == [own["id"]]

@@ -9,9 +9,9 @@ import typer
 import uvicorn
 
 from convobase import bootstrap, demo
-from convobase.config import Settings, resolve_jwt_secret
-from convobase.core.principal import Role
-from convobase.core.tokens import mint_token
+from convobase.config import Settings
+from convobase.core.principal import Principal, Role
+from convobase.core.tokens import TokenAuthority
 from convobase.db import migrate
 
 DEV_TOKEN_TTL = timedelta(days=1)
@@ -32,14 +32,14 @@ def serve(
         typer.echo(f"Backed up the database to {result.backup}", err=True)
     if seed:
         _seed(settings)
-    secret = resolve_jwt_secret(settings)
+    tokens = bootstrap.token_authority(settings)
     base = f"http://{host}:{port}"
     typer.echo(
         f"convobase on {base}\n"
         f"  database:    {settings.url.render_as_string()} (schema {result.after})\n"
         f"  API docs:    {base}/docs\n"
-        f"  user token:  {_dev_token(secret, demo.DEV_USER.user_id, Role.AUTHENTICATED)}\n"
-        f"  staff token: {_dev_token(secret, demo.DEV_STAFF.user_id, Role.SERVICE_ROLE)}\n"
+        f"  user token:  {_dev_token(tokens, demo.DEV_USER, Role.AUTHENTICATED)}\n"
+        f"  staff token: {_dev_token(tokens, demo.DEV_STAFF, Role.SERVICE_ROLE)}\n"
         f"  (development tokens, valid for a day; mint others with `convobase token`)"
     )
     uvicorn.run(
@@ -62,8 +62,8 @@ def token(
     ttl: Annotated[str, typer.Option(help="Lifetime: 90s, 30m, 1h, 7d.")] = "1h",
 ) -> None:
     """Print a signed bearer token, and nothing else."""
-    secret = resolve_jwt_secret(Settings())
-    typer.echo(_token(secret, sub, role, _duration(ttl), email))
+    tokens = bootstrap.token_authority(Settings())
+    typer.echo(tokens.mint(sub=str(sub), role=role, ttl=_duration(ttl), email=email))
 
 
 def seed() -> None:
@@ -97,15 +97,8 @@ def _seed(settings: Settings) -> int:
         container.close()
 
 
-def _dev_token(secret: str, sub: uuid.UUID | None, role: Role) -> str:
-    assert sub is not None
-    return _token(secret, sub, role, DEV_TOKEN_TTL)
-
-
-def _token(
-    secret: str, sub: uuid.UUID, role: Role, ttl: timedelta, email: str | None = None
-) -> str:
-    return mint_token(secret, sub=str(sub), role=role, ttl=ttl, email=email)
+def _dev_token(tokens: TokenAuthority, principal: Principal, role: Role) -> str:
+    return tokens.mint(sub=str(principal.user_id), role=role, ttl=DEV_TOKEN_TTL)
 
 
 def _duration(text: str) -> timedelta:

@@ -29,6 +29,18 @@ class GuestLimitReached(Forbidden):
     code = "guest_limit_reached"
 
 
+class MessageRoleForbidden(Forbidden):
+    """Only the app's server (service_role) writes assistant and system messages."""
+
+    code = "message_role_forbidden"
+
+
+class GuestReplyLimitReached(Forbidden):
+    """A guest conversation holds at most one reply per user message, plus a greeting."""
+
+    code = "guest_reply_limit_reached"
+
+
 class GuestSessionAlreadyClaimed(Conflict):
     """This guest session has already been claimed."""
 

@@ -1,11 +1,12 @@
 """All SQL of conversations and messages.
 
 Both tables are user-owned: every statement run on a caller's behalf is limited by the
-kernel's owner rule (`convobase.db.ownership`), and staff are granted every
-conversation. The statements of the message hot path (append, read a page) are built once per
-kind of caller and run as Core on the session's connection, with the caller in bind
-parameters: building and running them through the ORM would cost several times the
-database's own work (docs/performance.md).
+kernel's owner rule (`convobase.db.ownership`) to `scope`: the caller's own rows, unless
+the service grants a staff caller every row (the staff routes do). The statements of
+the message hot path (append, read a page) are built once per scope and run as Core on
+the session's connection, with the caller in bind parameters: building and running
+them through the ORM would cost several times the database's own work
+(docs/performance.md).
 """
 
 import uuid
@@ -14,7 +15,19 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Literal, NamedTuple, cast
 
-from sqlalchemy import Select, Table, Update, bindparam, false, insert, select, update
+from sqlalchemy import (
+    Boolean,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    false,
+    insert,
+    not_,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from convobase.conversations.models import Conversation, Message
@@ -22,9 +35,10 @@ from convobase.core.principal import Principal
 from convobase.db import identity, ownership
 from convobase.db.base import UTCDateTime
 from convobase.db.keyset import seek
-from convobase.db.ownership import Scope, owner_parameters, scope_of, scoped, visible
+from convobase.db.ownership import Scope, owner_parameters, scoped, visible
 
 conversations = cast(Table, Conversation.__table__)
+OWN = Scope.OWN_ROWS
 messages = cast(Table, Message.__table__)
 
 
@@ -62,29 +76,28 @@ def _messages_of(conversation_id: uuid.UUID, rows: Sequence[Any]) -> list[Stored
     ]
 
 
-def _scope(principal: Principal) -> Scope:
-    # Staff may reach every conversation, and so every message.
-    return scope_of(principal, staff=True)
-
-
 # --- conversations -----------------------------------------------------------------
 
 
-def _conversations(principal: Principal) -> Select[Conversation]:
+def _conversations(principal: Principal, scope: Scope = OWN) -> Select[Conversation]:
     # populate_existing: the append path changes conversation rows with Core statements,
     # so an object already in the session must be refreshed, not reused as it was.
     statement = select(Conversation).execution_options(populate_existing=True)
-    return scoped(statement, Conversation, principal, staff=True)
+    return scoped(statement, Conversation, principal, staff=scope is Scope.EVERY_ROW)
 
 
-def get(session: Session, principal: Principal, conversation_id: uuid.UUID) -> Conversation | None:
-    statement = _conversations(principal).where(Conversation.id == conversation_id)
+def get(
+    session: Session, principal: Principal, conversation_id: uuid.UUID, *, scope: Scope = OWN
+) -> Conversation | None:
+    statement = _conversations(principal, scope).where(Conversation.id == conversation_id)
     return session.scalars(statement).one_or_none()
 
 
-def is_visible(session: Session, principal: Principal, conversation_id: uuid.UUID) -> bool:
+def is_visible(
+    session: Session, principal: Principal, conversation_id: uuid.UUID, *, scope: Scope = OWN
+) -> bool:
     parameters = {"conversation_id": conversation_id, **owner_parameters(principal)}
-    found = _run(session, _visible_statement(_scope(principal)), parameters).first()
+    found = _run(session, _visible_statement(scope), parameters).first()
     return found is not None
 
 
@@ -117,14 +130,16 @@ def delete(session: Session, conversation: Conversation) -> None:
 # --- the append path ---------------------------------------------------------------
 
 
-def lock_for_append(session: Session, principal: Principal, conversation_id: uuid.UUID) -> bool:
+def lock_for_append(
+    session: Session, principal: Principal, conversation_id: uuid.UUID, *, scope: Scope = OWN
+) -> bool:
     """Lock the conversation's row until the transaction ends, if the caller may reach
     it; False if not.
 
     PostgreSQL takes a row lock; SQLite writers already hold the database write lock.
     """
     parameters = {"conversation_id": conversation_id, **owner_parameters(principal)}
-    return _run(session, _lock_statement(_scope(principal)), parameters).first() is not None
+    return _run(session, _lock_statement(scope), parameters).first() is not None
 
 
 def get_message_by_client_id(
@@ -167,7 +182,9 @@ class NewMessage(NamedTuple):
     created_at: datetime
 
 
-def store_message(session: Session, principal: Principal, message: NewMessage) -> NextSeq | None:
+def store_message(
+    session: Session, principal: Principal, message: NewMessage, *, scope: Scope = OWN
+) -> NextSeq | None:
     """Take the next seq of an active conversation the caller may reach, which locks its
     row until the transaction ends, and store `message` under it with the
     conversation's owner; None, storing nothing, if the caller cannot reach the
@@ -182,9 +199,9 @@ def store_message(session: Session, principal: Principal, message: NewMessage) -
     take = {
         "conversation_id": message.conversation_id,
         "now": message.created_at,
+        "is_user_message": message.role == "user",
         **owner_parameters(principal),
     }
-    scope = _scope(principal)
     if session.get_bind().dialect.name == "postgresql":
         store = {
             "message_id": message.id,
@@ -220,9 +237,10 @@ def latest_messages(
     *,
     before: int | None,
     limit: int,
+    scope: Scope = OWN,
 ) -> list[StoredMessage]:
     """Up to `limit` messages below seq `before` (or the newest), newest first."""
-    statement = _page_statement(_scope(principal), "before" if before is not None else None)
+    statement = _page_statement(scope, "before" if before is not None else None)
     parameters = {
         "conversation_id": conversation_id,
         "before": before,
@@ -233,7 +251,13 @@ def latest_messages(
 
 
 def messages_after(
-    session: Session, principal: Principal, conversation_id: uuid.UUID, *, after: int, limit: int
+    session: Session,
+    principal: Principal,
+    conversation_id: uuid.UUID,
+    *,
+    after: int,
+    limit: int,
+    scope: Scope = OWN,
 ) -> list[StoredMessage]:
     """Up to `limit` messages above seq `after`, in ascending seq."""
     parameters = {
@@ -242,7 +266,7 @@ def messages_after(
         "limit": limit,
         **owner_parameters(principal),
     }
-    statement = _page_statement(_scope(principal), "after")
+    statement = _page_statement(scope, "after")
     return _messages_of(conversation_id, _run(session, statement, parameters).all())
 
 
@@ -318,6 +342,13 @@ def _take_next_seq_statement(scope: Scope) -> Update:
             conversations.c.id == bindparam("conversation_id"),
             conversations.c.is_active,
             visible(conversations, scope),
+            # A guest conversation's replies: at most one per user message, plus one.
+            or_(
+                not_(conversations.c.is_guest_session),
+                bindparam("is_user_message", type_=Boolean()),
+                conversations.c.last_seq - conversations.c.guest_message_count
+                <= conversations.c.guest_message_count,
+            ),
         )
         .values(
             last_seq=conversations.c.last_seq + 1,
@@ -376,11 +407,9 @@ _BY_CLIENT_ID = select(*MESSAGE_COLUMNS).where(
 )
 
 
-def page_statement(
-    principal: Principal, direction: Literal["after", "before"] | None
-) -> Select[Any]:
-    """The statement a page of messages runs for `principal` (for query-plan tests)."""
-    return _page_statement(_scope(principal), direction)
+def page_statement(scope: Scope, direction: Literal["after", "before"] | None) -> Select[Any]:
+    """The statement a page of messages runs in `scope` (for query-plan tests)."""
+    return _page_statement(scope, direction)
 
 
 @cache

@@ -1,5 +1,5 @@
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
@@ -23,6 +23,7 @@ from convobase.core.deps import (
     GuestDep,
     LimitsDep,
     PageSize,
+    StaffDep,
     TokensDep,
     UnitOfWorkDep,
     UserDep,
@@ -30,8 +31,9 @@ from convobase.core.deps import (
 from convobase.core.errors import Unauthorized
 from convobase.core.pagination import DEFAULT_PAGE_SIZE, PageRead, page_read
 from convobase.core.problems import problem_responses
+from convobase.core.validation import INT32_MAX
 
-Seq = Annotated[int | None, Query(ge=0)]
+Seq = Annotated[int | None, Query(ge=0, le=INT32_MAX)]
 
 conversations = APIRouter(
     prefix="/v1/conversations",
@@ -39,6 +41,15 @@ conversations = APIRouter(
     responses=problem_responses(401, 403, 404),
 )
 guest_sessions = APIRouter(prefix="/v1/guest-sessions", tags=["guest sessions"])
+staff_conversations = APIRouter(
+    prefix="/v1/staff/conversations",
+    tags=["staff"],
+    responses=problem_responses(401, 403, 404),
+)
+append_responses: dict[int | str, dict[str, Any]] = {
+    200: {"model": MessageAppended, "description": "A retry: the message stored first."},
+    **problem_responses(409, 422),
+}
 
 
 @conversations.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(422))
@@ -92,12 +103,7 @@ async def delete_conversation(
 
 
 @conversations.post(
-    "/{conversation_id}/messages",
-    status_code=status.HTTP_201_CREATED,
-    responses={
-        200: {"model": MessageAppended, "description": "A retry: the message stored first."},
-        **problem_responses(409, 422),
-    },
+    "/{conversation_id}/messages", status_code=status.HTTP_201_CREATED, responses=append_responses
 )
 async def append_message(
     uow: UnitOfWorkDep,
@@ -108,13 +114,14 @@ async def append_message(
     response: Response,
 ) -> MessageAppended:
     """Append a message; it gets the next seq. Retrying with the same client_message_id
-    answers 200 with the original message instead of storing it twice."""
+    answers 200 with the original message instead of storing it twice.
+
+    User and guest tokens write `user` messages; the app's server posts the assistant's
+    replies through `POST /v1/staff/conversations/{conversation_id}/messages`."""
     appended = await uow.run(
         service.append_message, principal, conversation_id, data=body, limits=limits
     )
-    if appended.replayed:
-        response.status_code = status.HTTP_200_OK
-    return MessageAppended(message=MessageRead.model_validate(appended.message), safety=Safety())
+    return _appended(appended, response)
 
 
 @conversations.get("/{conversation_id}/messages", responses=problem_responses(422))
@@ -178,3 +185,67 @@ async def claim_guest_session(
         raise InvalidGuestToken
     conversation = await uow.run(service.claim_guest_session, principal, guest=guest)
     return ConversationRead.model_validate(conversation)
+
+
+@staff_conversations.get("/{conversation_id}")
+async def staff_read_conversation(
+    uow: UnitOfWorkDep, staff: StaffDep, conversation_id: uuid.UUID
+) -> ConversationRead:
+    """Any user's conversation (staff)."""
+    conversation = await uow.read(service.get_conversation, staff, conversation_id, as_staff=True)
+    return ConversationRead.model_validate(conversation)
+
+
+@staff_conversations.get("/{conversation_id}/messages", responses=problem_responses(422))
+async def staff_list_messages(
+    uow: UnitOfWorkDep,
+    staff: StaffDep,
+    conversation_id: uuid.UUID,
+    after: Seq = None,
+    before: Seq = None,
+    cursor: str | None = None,
+    limit: PageSize = DEFAULT_PAGE_SIZE,
+) -> PageRead[MessageRead]:
+    """Any user's messages, paged as `GET /v1/conversations/{conversation_id}/messages`
+    pages them (staff)."""
+    page = await uow.read(
+        service.list_messages,
+        staff,
+        conversation_id,
+        after=after,
+        before=before,
+        cursor=cursor,
+        limit=limit,
+        as_staff=True,
+    )
+    return page_read(page, MessageRead)
+
+
+@staff_conversations.post(
+    "/{conversation_id}/messages", status_code=status.HTTP_201_CREATED, responses=append_responses
+)
+async def staff_append_message(
+    uow: UnitOfWorkDep,
+    staff: StaffDep,
+    limits: LimitsDep,
+    conversation_id: uuid.UUID,
+    body: MessageCreate,
+    response: Response,
+) -> MessageAppended:
+    """Append a message of any role to any user's conversation: how the app's server
+    posts the assistant's reply after calling the model (service_role)."""
+    appended = await uow.run(
+        service.append_message,
+        staff,
+        conversation_id,
+        data=body,
+        limits=limits,
+        as_staff=True,
+    )
+    return _appended(appended, response)
+
+
+def _appended(appended: service.AppendedMessage, response: Response) -> MessageAppended:
+    if appended.replayed:
+        response.status_code = status.HTTP_200_OK
+    return MessageAppended(message=MessageRead.model_validate(appended.message), safety=Safety())

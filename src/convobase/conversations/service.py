@@ -13,7 +13,9 @@ from convobase.conversations.errors import (
     ConversationEnded,
     ConversationNotFound,
     GuestLimitReached,
+    GuestReplyLimitReached,
     GuestSessionAlreadyClaimed,
+    MessageRoleForbidden,
 )
 from convobase.conversations.models import Conversation, ConversationKind, MessageRole
 from convobase.conversations.repository import NewMessage, StoredMessage
@@ -28,12 +30,14 @@ from convobase.core.limits import DEFAULT_LIMITS, Limits
 from convobase.core.pagination import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
+    InvalidCursor,
     Page,
     decode_cursor,
     paginate,
 )
 from convobase.core.principal import Principal
 from convobase.core.time import utc_now
+from convobase.db.ownership import Scope, scope_of
 from convobase.personas import service as persona_service
 from convobase.users import service as user_service
 
@@ -71,10 +75,15 @@ def create_conversation(
 
 
 def get_conversation(
-    session: Session, principal: Principal, conversation_id: uuid.UUID
+    session: Session, principal: Principal, conversation_id: uuid.UUID, *, as_staff: bool = False
 ) -> Conversation:
-    """Return a conversation the caller may see, or raise ConversationNotFound."""
-    conversation = repository.get(session, principal, conversation_id)
+    """Return a conversation the caller may see, or raise ConversationNotFound.
+
+    The caller's own conversations only, staff's too; `as_staff` (the staff routes)
+    grants a staff caller every conversation.
+    """
+    scope = scope_of(principal, staff=as_staff)
+    conversation = repository.get(session, principal, conversation_id, scope=scope)
     if conversation is None:
         raise ConversationNotFound
     return conversation
@@ -137,9 +146,20 @@ def append_message(
     *,
     data: MessageCreate,
     limits: Limits = DEFAULT_LIMITS,
+    as_staff: bool = False,
 ) -> AppendedMessage:
     """Append a message with the next seq; a retry with a known client_message_id
-    returns the original instead of storing it twice."""
+    returns the original instead of storing it twice.
+
+    Users and guests write `user` messages; `assistant` and `system` messages come from
+    the app's server through the staff routes (`as_staff`), unless the operator lets
+    clients write them (`Limits.client_written_replies`). A guest conversation holds
+    at most one such reply per user message, plus a greeting.
+    """
+    scope = scope_of(principal, staff=as_staff)
+    trusted = scope is Scope.EVERY_ROW  # staff, on a staff route
+    if not (trusted or data.role is MessageRole.USER or limits.client_written_replies):
+        raise MessageRoleForbidden
     size = len(data.content.encode())
     if size > limits.max_content_bytes:
         raise ContentTooLarge(
@@ -147,7 +167,7 @@ def append_message(
         )
     if data.client_message_id is not None:
         # A retry must see the try that committed first: lock the row, then look.
-        if not repository.lock_for_append(session, principal, conversation_id):
+        if not repository.lock_for_append(session, principal, conversation_id, scope=scope):
             raise ConversationNotFound
         original = repository.get_message_by_client_id(
             session, conversation_id, data.client_message_id
@@ -165,11 +185,14 @@ def append_message(
         client_message_id=data.client_message_id,
         created_at=utc_now(),
     )
-    taken = repository.store_message(session, principal, new)
+    taken = repository.store_message(session, principal, new, scope=scope)
     if taken is None:
-        if repository.is_visible(session, principal, conversation_id):
+        conversation = repository.get(session, principal, conversation_id, scope=scope)
+        if conversation is None:
+            raise ConversationNotFound
+        if not conversation.is_active:
             raise ConversationEnded
-        raise ConversationNotFound
+        raise GuestReplyLimitReached
     # Refused here, the unit of work rolls back: the message, and the seq it took.
     if taken.is_guest_session and data.role is MessageRole.USER:
         counted = repository.count_guest_message(
@@ -199,31 +222,35 @@ def list_messages(
     before: int | None = None,
     cursor: str | None = None,
     limit: int = DEFAULT_PAGE_SIZE,
+    as_staff: bool = False,
 ) -> Page[StoredMessage]:
     """A page of messages in ascending seq: after a seq, before a seq, or the latest.
 
     `next_cursor` continues in the same direction: newer pages after `after`, older
     pages otherwise.
     """
+    scope = scope_of(principal, staff=as_staff)
     if sum(option is not None for option in (after, before, cursor)) > 1:
         raise ValidationFailed("Give at most one of after, before and cursor.")
     if cursor is not None:
         direction, seq = decode_cursor(cursor, str, int)
         if direction not in ("after", "before"):
-            raise ValidationFailed("The cursor is not a message cursor.")
+            raise InvalidCursor("The cursor is not a message cursor.")
         after, before = (seq, None) if direction == "after" else (None, seq)
     if after is not None:
         newer = repository.messages_after(
-            session, principal, conversation_id, after=after, limit=limit + 1
+            session, principal, conversation_id, after=after, limit=limit + 1, scope=scope
         )
         page = paginate(newer, limit, lambda last: ("after", last.seq))
     else:
         older = repository.latest_messages(
-            session, principal, conversation_id, before=before, limit=limit + 1
+            session, principal, conversation_id, before=before, limit=limit + 1, scope=scope
         )
         newest_first = paginate(older, limit, lambda oldest: ("before", oldest.seq))
         page = Page(newest_first.items[::-1], newest_first.next_cursor)
-    if not page.items and not repository.is_visible(session, principal, conversation_id):
+    if not page.items and not repository.is_visible(
+        session, principal, conversation_id, scope=scope
+    ):
         raise ConversationNotFound
     return page
 
@@ -338,9 +365,9 @@ def _parse_time(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as error:
-        raise ValidationFailed("The cursor is malformed.") from error
+        raise InvalidCursor("The cursor is malformed.") from error
     if parsed.tzinfo is None:
-        raise ValidationFailed("The cursor is malformed.")
+        raise InvalidCursor("The cursor is malformed.")
     return parsed
 
 
@@ -348,4 +375,4 @@ def _parse_uuid(value: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError as error:
-        raise ValidationFailed("The cursor is malformed.") from error
+        raise InvalidCursor("The cursor is malformed.") from error

@@ -55,6 +55,9 @@ def _services(request: Request) -> Services:
 
 CallerKind = Literal["anonymous", "user", "staff", "guest"]
 
+# Refused before any decoding; identity providers' access tokens are a few KiB at most.
+MAX_TOKEN_LENGTH = 8192
+
 bearer = HTTPBearer(
     auto_error=False,
     description="A JWT signed with HS256: claims sub (UUID), role "
@@ -70,6 +73,8 @@ async def _caller(
         if "authorization" in request.headers:
             raise Unauthorized("The Authorization header must be 'Bearer <token>'.")
         return None
+    if len(credentials.credentials) > MAX_TOKEN_LENGTH:
+        raise Unauthorized("The bearer token is too long to be one this service accepts.")
     principal = _services(request).tokens.verify(credentials.credentials)
     request.state.caller_kind = kind_of(principal)
     return principal

@@ -11,12 +11,15 @@ class Limits:
 
     max_content_bytes: int = 32 * 1024
     guest_message_limit: int = 10
+    # Let user and guest tokens write assistant and system messages (front-end-only apps).
+    client_written_replies: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Limits":
         return cls(
             max_content_bytes=settings.max_content_bytes,
             guest_message_limit=settings.guest_message_limit,
+            client_written_replies=settings.client_written_replies,
         )
 
 
