@@ -109,6 +109,7 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, int], Body]] = {
     ),
     ("GET", "/v1/conversations/{conversation_id}/messages"): (OWNER_OR_GUEST_OWNER, _none),
     ("GET", "/v1/staff/conversations/{conversation_id}"): (STAFF_ONLY, _none),
+    ("GET", "/v1/staff/personas/{persona_id}"): (STAFF_ONLY, _none),
     ("GET", "/v1/staff/conversations/{conversation_id}/messages"): (STAFF_ONLY, _none),
     ("POST", "/v1/staff/conversations/{conversation_id}/messages"): (
         {**STAFF_ONLY, "staff": 201},

@@ -73,6 +73,7 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
         conversation_routes.guest_sessions,
         conversation_routes.staff_conversations,
         persona_routes.router,
+        persona_routes.staff_router,
         user_routes.router,
         account_routes.router,
         health.router,

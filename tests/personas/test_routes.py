@@ -14,7 +14,33 @@ def test_staff_creates_and_users_list_active_personas(api: Api) -> None:
     ).json()
 
     assert [persona["id"] for persona in listed["items"]] == [created["id"]]
-    assert listed["items"][0]["personality_config"]["temperature"] == 0.7
+    assert created["personality_config"]["temperature"] == 0.7
+
+
+def test_only_staff_see_a_personas_personality_config(api: Api) -> None:
+    persona = api.persona()
+    guest = api.guest_session(persona["id"])
+    callers = {
+        "anonymous": {},
+        "user": api.new_user(),
+        "guest": {"Authorization": f"Bearer {guest['token']}"},
+        "staff": api.staff,
+    }
+
+    seen = {
+        caller: [
+            api.client.get(f"/v1/personas/{persona['id']}", headers=headers).json(),
+            *api.client.get("/v1/personas", params={"limit": 200}, headers=headers).json()["items"],
+        ]
+        for caller, headers in callers.items()
+    }
+    staff_view = api.client.get(f"/v1/staff/personas/{persona['id']}", headers=api.staff)
+    user_tries = api.client.get(f"/v1/staff/personas/{persona['id']}", headers=api.new_user())
+
+    for caller, personas in seen.items():
+        assert all("personality_config" not in item for item in personas), caller
+    assert staff_view.json()["personality_config"] == persona["personality_config"]
+    assert user_tries.status_code == 403
 
 
 def test_personas_filter_by_skill_level_and_paginate(api: Api) -> None:

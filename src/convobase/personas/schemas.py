@@ -69,12 +69,13 @@ class PersonaCreate(RequestModel):
 
 
 class PersonaRead(BaseModel):
+    """A persona as apps show it: everything but its personality config."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
     name: str
     display_name: str
-    personality_config: dict[str, Any]
     avatar_url: str | None
     specialization: str
     description: str | None
@@ -84,6 +85,13 @@ class PersonaRead(BaseModel):
     is_active: bool
     created_at: datetime
     updated_at: datetime
+
+
+class PersonaStaffRead(PersonaRead):
+    """A persona as staff manage it, with the personality config the app's server
+    gives its model (system prompt, parameters)."""
+
+    personality_config: dict[str, Any]
 
 
 class PersonaUpdate(RequestModel):
