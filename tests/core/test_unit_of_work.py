@@ -2,15 +2,16 @@
 
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from convobase.config import Settings
+from convobase.core.deps import ATTEMPTS, with_retries
 from convobase.core.principal import Principal
 from convobase.db.session import Database
 from tests.api import Api
@@ -79,3 +80,45 @@ def test_a_read_only_unit_of_work_cannot_write_on_postgresql(
             assert session.scalar(text("SELECT current_setting('transaction_read_only')")) == "off"
     finally:
         database.dispose()
+
+
+class _DatabaseError(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
+def _failing(sqlstate: str, times: int) -> tuple[list[int], Callable[[], str]]:
+    calls: list[int] = []
+
+    def transaction() -> str:
+        calls.append(len(calls) + 1)
+        if len(calls) <= times:
+            raise OperationalError("UPDATE …", {}, _DatabaseError(sqlstate))
+        return "done"
+
+    return calls, transaction
+
+
+@pytest.mark.parametrize("sqlstate", ["40P01", "40001"], ids=["deadlock", "serialization"])
+def test_a_transaction_the_database_aborted_as_transient_runs_again(sqlstate: str) -> None:
+    calls, transaction = _failing(sqlstate, times=ATTEMPTS - 1)
+
+    assert with_retries(transaction) == "done"
+    assert calls == list(range(1, ATTEMPTS + 1))
+
+
+def test_retries_are_bounded() -> None:
+    calls, transaction = _failing("40P01", times=ATTEMPTS)
+
+    with pytest.raises(OperationalError):
+        with_retries(transaction)
+    assert len(calls) == ATTEMPTS
+
+
+def test_other_database_errors_are_not_retried() -> None:
+    calls, transaction = _failing("23505", times=1)  # unique_violation
+
+    with pytest.raises(OperationalError):
+        with_retries(transaction)
+    assert calls == [1]

@@ -1,4 +1,6 @@
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from sqlalchemy import update
@@ -108,3 +110,38 @@ def test_staffs_own_export_holds_only_their_own_conversations(api: Api) -> None:
     exported = api.client.get("/v1/me/export", headers=api.staff).json()
 
     assert [conversation["id"] for conversation in exported["conversations"]] == [own["id"]]
+
+
+def test_deleting_the_account_while_its_conversations_take_messages_never_fails(
+    api: Api,
+) -> None:
+    for _ in range(5):
+        _delete_while_appending(api, conversations=4, appends_each=5)
+
+
+def _delete_while_appending(api: Api, *, conversations: int, appends_each: int) -> None:
+    me = api.new_user()
+    ids = [api.conversation(me)["id"] for _ in range(conversations)]
+    go = threading.Barrier(conversations + 1)
+
+    def append(conversation_id: str) -> list[int]:
+        go.wait()
+        url = f"/v1/conversations/{conversation_id}/messages"
+        body = {"role": "user", "content": "¿sigues ahí?"}
+        return [
+            api.client.post(url, json=body, headers=me).status_code for _ in range(appends_each)
+        ]
+
+    def delete() -> int:
+        go.wait()
+        status: int = api.client.delete("/v1/me", headers=me).status_code
+        return status
+
+    with ThreadPoolExecutor(max_workers=conversations + 1) as pool:
+        deleted = pool.submit(delete)
+        appended = [status for each in pool.map(append, ids) for status in each]
+
+    assert deleted.result() == 204
+    # Before the deletion an append stores its message; after it, the account is gone.
+    assert set(appended) <= {201, 404}
+    assert api.client.get("/v1/me/export", headers=me).json()["conversations"] == []

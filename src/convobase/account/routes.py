@@ -1,4 +1,4 @@
-from fastapi import APIRouter
+from fastapi import APIRouter, status
 
 from convobase.account import service
 from convobase.account.schemas import AccountExport
@@ -12,3 +12,9 @@ router = APIRouter(prefix="/v1/me", tags=["me"], responses=problem_responses(401
 async def export_me(uow: UnitOfWorkDep, principal: UserDep) -> AccountExport:
     """Everything you own, as one JSON document."""
     return await uow.read(service.export_account, principal)
+
+
+@router.delete("", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_me(uow: UnitOfWorkDep, principal: UserDep) -> None:
+    """Delete your account and everything you own: conversations, messages, progress."""
+    await uow.run(service.delete_account, principal)

@@ -27,3 +27,9 @@ def export_account(session: Session, principal: Principal) -> AccountExport:
     return AccountExport(
         exported_at=utc_now(), user=UserRead.model_validate(user), conversations=conversations
     )
+
+
+def delete_account(session: Session, principal: Principal) -> None:
+    """Delete the caller's account with everything they own."""
+    conversation_service.lock_for_account_deletion(session, principal)
+    user_service.delete_user(session, principal)

@@ -116,6 +116,12 @@ def list_page(
     return session.scalars(statement.limit(limit)).all()
 
 
+def lock_all(session: Session, principal: Principal) -> None:
+    """Lock every conversation the caller owns, in id order, until the transaction ends."""
+    statement = scoped(select(Conversation.id), Conversation, principal)
+    session.execute(statement.order_by(Conversation.id).with_for_update())
+
+
 def add(session: Session, conversation: Conversation) -> Conversation:
     session.add(conversation)
     session.flush()

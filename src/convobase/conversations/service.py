@@ -134,6 +134,17 @@ def end_conversation(
     )
 
 
+def lock_for_account_deletion(session: Session, principal: Principal) -> None:
+    """Lock every conversation the caller owns, before their account is deleted.
+
+    An append locks its conversation and then, storing the message, checks the user's
+    row; deleting the user locks the row and then every conversation. Taken in that
+    order the two deadlock; locking the conversations first makes the deletion wait for
+    the appends in flight instead, and later appends find nothing.
+    """
+    repository.lock_all(session, principal)
+
+
 def delete_conversation(session: Session, principal: Principal, conversation_id: uuid.UUID) -> None:
     """Delete a conversation and all its messages."""
     repository.delete(session, get_conversation(session, principal, conversation_id))

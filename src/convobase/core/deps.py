@@ -8,12 +8,15 @@ The only thread hop of a request is the one its unit of work makes for the whole
 transaction.
 """
 
+import random
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Annotated, Concatenate, Literal, ParamSpec, Protocol, TypeVar, cast
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -97,6 +100,26 @@ Params = ParamSpec("Params")
 Result = TypeVar("Result")
 Work = Callable[Concatenate[Session, Params], Result]
 
+# PostgreSQL aborts a transaction that deadlocked or lost a serialization conflict and
+# expects it to be run again: the unit of work does, a bounded number of times.
+RETRIED_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+ATTEMPTS = 3
+
+
+def with_retries(transaction: Callable[[], Result]) -> Result:
+    """Run `transaction`, again after a short random pause when the database aborted it
+    as a deadlock or serialization failure, at most ATTEMPTS times in all."""
+    attempt = 1
+    while True:
+        try:
+            return transaction()
+        except DBAPIError as error:
+            retried = getattr(error.orig, "sqlstate", None) in RETRIED_SQLSTATES
+            if not retried or attempt == ATTEMPTS:
+                raise
+        time.sleep(random.uniform(0, 0.01 * 2**attempt))  # in the worker thread
+        attempt += 1
+
 
 class UnitOfWork:
     """One request's transaction, owned by its route: `run` for work that writes,
@@ -125,7 +148,7 @@ class UnitOfWork:
                     self._callers.register(session, self._caller)
                 return work(session, *args, **kwargs)
 
-        return await run_in_threadpool(transaction)
+        return await run_in_threadpool(with_retries, transaction)
 
     async def read(
         self, work: Work[Params, Result], *args: Params.args, **kwargs: Params.kwargs
@@ -146,7 +169,7 @@ class UnitOfWork:
                 self._callers.register(session, caller)
                 return work(session, *args, **kwargs)
 
-        return await run_in_threadpool(transaction)
+        return await run_in_threadpool(with_retries, transaction)
 
 
 async def _unit_of_work(request: Request, caller: OptionalCallerDep) -> UnitOfWork:

@@ -1,4 +1,4 @@
-from fastapi import APIRouter, status
+from fastapi import APIRouter
 
 from convobase.core.deps import UnitOfWorkDep, UserDep
 from convobase.core.problems import problem_responses
@@ -18,9 +18,3 @@ async def read_me(uow: UnitOfWorkDep, principal: UserDep) -> UserRead:
 async def update_me(uow: UnitOfWorkDep, principal: UserDep, body: UserUpdate) -> UserRead:
     """Replace your goals, profile or preferences."""
     return UserRead.model_validate(await uow.run(service.update_user, principal, data=body))
-
-
-@router.delete("", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_me(uow: UnitOfWorkDep, principal: UserDep) -> None:
-    """Delete your account and everything you own: conversations, messages, progress."""
-    await uow.run(service.delete_user, principal)
