@@ -102,7 +102,15 @@ def api_database(template_database: TemplateDatabase) -> Iterator[LiveDatabase]:
 
 @pytest.fixture(scope="session")
 def app_settings(api_database: LiveDatabase) -> Settings:
-    return api_database.settings.model_copy(update={"jwt_secret": SecretStr(JWT_SECRET)})
+    # Rate limits are off here (the shared staff token makes thousands of requests);
+    # tests/test_rate_limits.py turns them on.
+    return api_database.settings.model_copy(
+        update={
+            "jwt_secret": SecretStr(JWT_SECRET),
+            "requests_per_token": 0,
+            "guest_sessions_per_address": 0,
+        }
+    )
 
 
 @pytest.fixture(scope="session")

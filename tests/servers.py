@@ -24,20 +24,25 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(workdir: Path, **settings: str) -> Iterator[tuple[str, dict[str, str], Path]]:
-    """Serve a new SQLite database in `workdir` with CONVOBASE_* `settings` (name them
-    without the prefix, lower case); yields the base URL, the environment and the log."""
+def running_server(
+    workdir: Path, *, workers: int = 1, **settings: str
+) -> Iterator[tuple[str, dict[str, str], Path]]:
+    """Serve with CONVOBASE_* `settings` (named without the prefix, lower case; a new
+    SQLite database in `workdir` unless `database_url` is given); yields the base URL,
+    the environment and the log."""
     port = free_port()
     env = {
         **os.environ,
         "CONVOBASE_DATABASE_URL": f"sqlite:///{workdir / 'e2e.db'}",
         **{f"CONVOBASE_{name.upper()}": value for name, value in settings.items()},
     }
-    env.pop("CONVOBASE_JWT_SECRET", None)
+    if "jwt_secret" not in settings:
+        env.pop("CONVOBASE_JWT_SECRET", None)
     log = workdir / "serve.log"
+    command = [sys.executable, "-m", "convobase", "serve", "--port", str(port)]
     with log.open("w") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "convobase", "serve", "--port", str(port)],
+            [*command, "--workers", str(workers)],
             cwd=workdir,
             env=env,
             stdout=output,

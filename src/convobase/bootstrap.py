@@ -10,8 +10,9 @@ from datetime import timedelta
 
 from convobase.config import Settings, resolve_jwt_secret
 from convobase.core.callers import CallerRegistry
-from convobase.core.limits import Limits
+from convobase.core.limits import Limits, MemoryRateLimiter, RateLimiter
 from convobase.core.tokens import TokenAuthority
+from convobase.db.rate_limits import DatabaseRateLimiter
 from convobase.db.session import Database
 from convobase.users import service as user_service
 
@@ -25,6 +26,7 @@ class Container:
     tokens: TokenAuthority
     limits: Limits
     callers: CallerRegistry
+    rate_limiter: RateLimiter
 
     def close(self) -> None:
         """Release the database connections."""
@@ -34,11 +36,17 @@ class Container:
 def build(settings: Settings | None = None, *, database: Database | None = None) -> Container:
     """Wire the application for `settings` (from the environment by default)."""
     settings = settings or Settings()
+    database = database or Database.from_settings(settings)
     return Container(
         settings=settings,
-        database=database or Database.from_settings(settings),
+        database=database,
         tokens=token_authority(settings),
         limits=Limits.from_settings(settings),
+        # PostgreSQL serves several worker processes, which count against one limit in
+        # the database; SQLite's one process counts in memory, so reads stay reads.
+        rate_limiter=(
+            MemoryRateLimiter() if settings.is_sqlite else DatabaseRateLimiter(database.engine)
+        ),
         callers=CallerRegistry(
             admit=user_service.admit_caller, register=user_service.register_caller
         ),

@@ -65,6 +65,20 @@ class Settings(BaseSettings):
     body_timeout_seconds: float = Field(
         default=30.0, gt=0, le=600, description="How long a request body may pause; then 408."
     )
+    requests_per_token: int = Field(
+        default=600,
+        ge=0,
+        le=1_000_000,
+        description="Requests one bearer token may make per request window; 0: no limit.",
+    )
+    request_window_seconds: int = Field(default=60, ge=1, le=86_400)
+    guest_sessions_per_address: int = Field(
+        default=20,
+        ge=0,
+        le=1_000_000,
+        description="Guest sessions one client address may start per window; 0: no limit.",
+    )
+    guest_session_window_seconds: int = Field(default=3600, ge=1, le=86_400)
     client_written_replies: bool = Field(
         default=False,
         description="Let user and guest tokens write assistant and system messages, for "

@@ -31,8 +31,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from convobase.conversations.models import Conversation, Message
+from convobase.core.limits import Limits
 from convobase.core.principal import Principal
-from convobase.db import identity, ownership
+from convobase.db import identity, ownership, rate_limits
 from convobase.db.base import UTCDateTime
 from convobase.db.keyset import seek
 from convobase.db.ownership import Scope, owner_parameters, scoped, visible
@@ -282,6 +283,17 @@ def messages_after(
 def act_as(session: Session, principal: Principal, *, handover_to: uuid.UUID | None = None) -> None:
     """Switch the transaction's row-level identity (PostgreSQL) to `principal`."""
     identity.act_as(session, principal, handover_to=handover_to)
+
+
+def count_guest_session_start(session: Session, address: str, limits: Limits) -> float | None:
+    """Count a guest session started from `address`; None within the limit, else the
+    seconds until its window ends."""
+    return rate_limits.hit(
+        session.connection(),
+        f"guest-sessions:{address}",
+        limit=limits.guest_sessions_per_address,
+        window=limits.guest_session_window,
+    )
 
 
 def get_guest_conversation(session: Session, guest: Principal) -> Conversation | None:

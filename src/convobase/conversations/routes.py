@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from convobase.conversations import service
 from convobase.conversations.errors import InvalidGuestToken
@@ -148,12 +148,23 @@ async def list_messages(
     return page_read(page, MessageRead)
 
 
-@guest_sessions.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(404, 422))
+@guest_sessions.post(
+    "", status_code=status.HTTP_201_CREATED, responses=problem_responses(404, 422, 429)
+)
 async def start_guest_session(
-    uow: UnitOfWorkDep, limits: LimitsDep, tokens: TokensDep, body: GuestSessionCreate
+    uow: UnitOfWorkDep,
+    limits: LimitsDep,
+    tokens: TokensDep,
+    body: GuestSessionCreate,
+    request: Request,
 ) -> GuestSessionCreated:
     """Start a guest chat with a persona; no account needed. Returns the guest token."""
-    started = await uow.run(service.start_guest_session, persona_id=body.persona_id, limits=limits)
+    started = await uow.run(
+        service.start_guest_session,
+        persona_id=body.persona_id,
+        limits=limits,
+        client_address=request.client.host if request.client else None,
+    )
     return GuestSessionCreated(
         session_id=started.session_id,
         token=tokens.mint_guest(started.session_id),

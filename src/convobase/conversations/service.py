@@ -24,7 +24,7 @@ from convobase.conversations.schemas import (
     ConversationUpdate,
     MessageCreate,
 )
-from convobase.core.errors import Forbidden, ValidationFailed
+from convobase.core.errors import Forbidden, TooManyRequests, ValidationFailed
 from convobase.core.ids import new_id
 from convobase.core.limits import DEFAULT_LIMITS, Limits
 from convobase.core.pagination import (
@@ -279,9 +279,23 @@ class GuestSessionStatus:
 
 
 def start_guest_session(
-    session: Session, *, persona_id: uuid.UUID, limits: Limits = DEFAULT_LIMITS
+    session: Session,
+    *,
+    persona_id: uuid.UUID,
+    limits: Limits = DEFAULT_LIMITS,
+    client_address: str | None = None,
 ) -> GuestSessionStatus:
-    """Open a guest session: one conversation with a persona, no account needed."""
+    """Open a guest session: one conversation with a persona, no account needed.
+
+    At most `limits.guest_sessions_per_address` per window from one client address,
+    counted in this transaction: a refused or failed start counts nothing.
+    """
+    if limits.guest_sessions_per_address and client_address is not None:
+        wait = repository.count_guest_session_start(session, client_address, limits)
+        if wait is not None:
+            raise TooManyRequests(
+                wait, "Too many guest sessions from this address; sign up, or try again later."
+            )
     guest = Principal.guest(str(new_id()))
     repository.act_as(session, guest)
     persona_service.get_active_persona(session, guest, persona_id)

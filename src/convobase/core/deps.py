@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from convobase.core.callers import CallerRegistry
-from convobase.core.errors import Forbidden, Unauthorized
-from convobase.core.limits import Limits
+from convobase.core.errors import Forbidden, TooManyRequests, Unauthorized
+from convobase.core.limits import Limits, RateLimiter
 from convobase.core.pagination import MAX_PAGE_SIZE
 from convobase.core.principal import Principal
 from convobase.core.tokens import TokenAuthority
@@ -45,6 +45,8 @@ class Services(Protocol):
     def limits(self) -> Limits: ...
     @property
     def callers(self) -> CallerRegistry: ...
+    @property
+    def rate_limiter(self) -> RateLimiter: ...
 
 
 def install(app: FastAPI, services: Services) -> None:
@@ -125,12 +127,28 @@ class UnitOfWork:
     """One request's transaction, owned by its route: `run` for work that writes,
     `read` for work that changes nothing."""
 
-    def __init__(
-        self, database: TransactionFactory, caller: Principal | None, callers: CallerRegistry
-    ) -> None:
-        self._database = database
+    def __init__(self, services: Services, caller: Principal | None) -> None:
+        self._database = services.database
         self._caller = caller
-        self._callers = callers
+        self._callers = services.callers
+        self._limits = services.limits
+        self._rate_limiter = services.rate_limiter
+
+    def _counted(self, transaction: Callable[[], Result]) -> Result:
+        # Counted once per request, whatever the retries; in the worker thread, since
+        # on PostgreSQL the count is a statement of its own.
+        if self._caller is not None and self._limits.requests_per_token:
+            key = f"token:{self._caller.role.value}:{self._caller.owner_id}"
+            wait = self._rate_limiter.hit(
+                key, limit=self._limits.requests_per_token, window=self._limits.request_window
+            )
+            if wait is not None:
+                raise TooManyRequests(
+                    wait,
+                    f"More than {self._limits.requests_per_token} requests in "
+                    f"{self._limits.request_window.total_seconds():g} seconds with this token.",
+                )
+        return with_retries(transaction)
 
     async def run(
         self, work: Work[Params, Result], *args: Params.args, **kwargs: Params.kwargs
@@ -148,7 +166,7 @@ class UnitOfWork:
                     self._callers.register(session, self._caller)
                 return work(session, *args, **kwargs)
 
-        return await run_in_threadpool(with_retries, transaction)
+        return await run_in_threadpool(self._counted, transaction)
 
     async def read(
         self, work: Work[Params, Result], *args: Params.args, **kwargs: Params.kwargs
@@ -169,17 +187,15 @@ class UnitOfWork:
                 self._callers.register(session, caller)
                 return work(session, *args, **kwargs)
 
-        return await run_in_threadpool(with_retries, transaction)
+        return await run_in_threadpool(self._counted, transaction)
 
 
 async def _unit_of_work(request: Request, caller: OptionalCallerDep) -> UnitOfWork:
-    services = _services(request)
-    return UnitOfWork(services.database, caller, services.callers)
+    return UnitOfWork(_services(request), caller)
 
 
 async def _anonymous_unit_of_work(request: Request) -> UnitOfWork:
-    services = _services(request)
-    return UnitOfWork(services.database, None, services.callers)
+    return UnitOfWork(_services(request), None)
 
 
 async def _limits(request: Request) -> Limits:

@@ -1,5 +1,6 @@
 """The one error root: every failure convobase reports to a caller is a subclass."""
 
+import math
 from collections.abc import Callable
 from typing import ClassVar, TypeVar
 
@@ -18,6 +19,11 @@ class ConvobaseError(Exception):
     def title(self) -> str:
         """The case's fixed, human-readable title: its docstring."""
         return (type(self).__doc__ or type(self).__name__).strip()
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries."""
+        return {}
 
 
 class NotFound(ConvobaseError):
@@ -47,12 +53,31 @@ class Unauthorized(ConvobaseError):
     status = 401
     code = "unauthorized"
 
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
 
 class Forbidden(ConvobaseError):
     """You are not allowed to do this."""
 
     status = 403
     code = "forbidden"
+
+
+class TooManyRequests(ConvobaseError):
+    """Too many requests: wait before trying again."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, retry_after: float, detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
 
 
 E = TypeVar("E", bound=type[ConvobaseError])

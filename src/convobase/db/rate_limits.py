@@ -1,0 +1,71 @@
+"""Fixed-window counters of requests, kept in the database so that every worker process
+counts against the same limit.
+
+One statement counts a hit and reads the count back: an upsert on the window's key, so
+concurrent hits from any process queue on one row and none is lost.
+"""
+
+import math
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Connection, Engine, Integer, Table, case
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, mapped_column
+
+from convobase.core.time import utc_now
+from convobase.db.base import Base
+
+
+class RateLimitWindow(Base):
+    """How many hits a key has had in its current window."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(primary_key=True)
+    window_start: Mapped[datetime]
+    hits: Mapped[int] = mapped_column(Integer())
+
+
+windows = cast(Table, RateLimitWindow.__table__)
+
+
+def hit(connection: Connection, key: str, *, limit: int, window: timedelta) -> float | None:
+    """Count one hit of `key`; None while within `limit` hits per `window`, otherwise the
+    seconds until the window ends."""
+    now = utc_now()
+    seconds = window.total_seconds()
+    start = datetime.fromtimestamp(math.floor(now.timestamp() / seconds) * seconds, now.tzinfo)
+    insert: Any = (
+        postgresql.insert(windows)
+        if connection.dialect.name == "postgresql"
+        else sqlite.insert(windows)
+    )
+    statement = insert.values(key=key, window_start=start, hits=1)
+    statement = statement.on_conflict_do_update(
+        index_elements=[windows.c.key],
+        set_={
+            "hits": case(
+                (windows.c.window_start == statement.excluded.window_start, windows.c.hits + 1),
+                else_=1,
+            ),
+            "window_start": statement.excluded.window_start,
+        },
+    ).returning(windows.c.hits)
+    hits: int = connection.execute(statement).scalar_one()
+    if hits <= limit:
+        return None
+    return max((start + window - now).total_seconds(), 0.0)
+
+
+class DatabaseRateLimiter:
+    """Counts hits in the database, each as one autocommit statement of its own: one
+    round trip, and a read-only unit of work stays read-only."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    def hit(self, key: str, *, limit: int, window: timedelta) -> float | None:
+        """Count one hit of `key`; None while within the limit, else seconds to wait."""
+        with self._engine.connect() as connection:
+            return hit(connection, key, limit=limit, window=window)
