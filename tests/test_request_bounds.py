@@ -88,3 +88,20 @@ def test_requests_within_the_bounds_still_work(base: str) -> None:
 
     assert response.status_code == 201
     assert uuid.UUID(response.json()["conversation_id"])
+
+
+def test_errors_are_answered_and_the_kept_alive_connection_serves_on(base: str) -> None:
+    answers = []
+    with httpx.Client(base_url=base) as client:
+        for request in (
+            lambda: client.get("/v1/conversations/not-a-uuid/messages"),
+            lambda: client.post("/v1/guest-sessions", content=b"{not json"),
+            lambda: client.get("/v1/me", headers={"Authorization": "Bearer x"}),
+            lambda: client.get("/v1/personas", params={"cursor": "\x00"}),
+            lambda: client.get("/healthz"),
+        ):
+            answers.append(request())
+
+    assert [answer.status_code for answer in answers] == [401, 422, 401, 422, 200]
+    # Every answer came back on the one connection.
+    assert len({id(answer.extensions["network_stream"]) for answer in answers}) == 1
