@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,7 +25,7 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    workdir: Path, *, workers: int = 1, **settings: str
+    workdir: Path, settings: Mapping[str, str] | None = None, *, workers: int = 1
 ) -> Iterator[tuple[str, dict[str, str], Path]]:
     """Serve with CONVOBASE_* `settings` (named without the prefix, lower case; a new
     SQLite database in `workdir` unless `database_url` is given); yields the base URL,
@@ -34,9 +34,9 @@ def running_server(
     env = {
         **os.environ,
         "CONVOBASE_DATABASE_URL": f"sqlite:///{workdir / 'e2e.db'}",
-        **{f"CONVOBASE_{name.upper()}": value for name, value in settings.items()},
+        **{f"CONVOBASE_{name.upper()}": value for name, value in (settings or {}).items()},
     }
-    if "jwt_secret" not in settings:
+    if "jwt_secret" not in (settings or {}):
         env.pop("CONVOBASE_JWT_SECRET", None)
     log = workdir / "serve.log"
     command = [sys.executable, "-m", "convobase", "serve", "--port", str(port)]

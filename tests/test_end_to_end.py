@@ -14,7 +14,7 @@ from tests.servers import running_server
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Path]]:
-    with running_server(tmp_path, guest_message_limit="3") as running:
+    with running_server(tmp_path, {"guest_message_limit": "3"}) as running:
         yield running
 
 

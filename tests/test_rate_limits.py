@@ -30,7 +30,7 @@ def base(committing_database: LiveDatabase, backend: str, tmp_path: Path) -> Ite
         "guest_session_window_seconds": "86400",
     }
     workers = 2 if backend == "postgresql" else 1
-    with running_server(tmp_path, workers=workers, **settings) as (url, _, _):
+    with running_server(tmp_path, settings, workers=workers) as (url, _, _):
         yield url
 
 

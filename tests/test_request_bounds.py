@@ -16,7 +16,7 @@ MAX_BODY = 64 * 1024
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = {"max_body_bytes": str(MAX_BODY), "body_timeout_seconds": "1"}
-    with running_server(tmp_path_factory.mktemp("bounds"), **settings) as (url, _, _):
+    with running_server(tmp_path_factory.mktemp("bounds"), settings) as (url, _, _):
         yield url
 
 
@@ -91,16 +91,14 @@ def test_requests_within_the_bounds_still_work(base: str) -> None:
 
 
 def test_errors_are_answered_and_the_kept_alive_connection_serves_on(base: str) -> None:
-    answers = []
     with httpx.Client(base_url=base) as client:
-        for request in (
-            lambda: client.get("/v1/conversations/not-a-uuid/messages"),
-            lambda: client.post("/v1/guest-sessions", content=b"{not json"),
-            lambda: client.get("/v1/me", headers={"Authorization": "Bearer x"}),
-            lambda: client.get("/v1/personas", params={"cursor": "\x00"}),
-            lambda: client.get("/healthz"),
-        ):
-            answers.append(request())
+        answers = [
+            client.get("/v1/conversations/not-a-uuid/messages"),
+            client.post("/v1/guest-sessions", content=b"{not json"),
+            client.get("/v1/me", headers={"Authorization": "Bearer x"}),
+            client.get("/v1/personas", params={"cursor": "\x00"}),
+            client.get("/healthz"),
+        ]
 
     assert [answer.status_code for answer in answers] == [401, 422, 401, 422, 200]
     # Every answer came back on the one connection.
