@@ -1,6 +1,7 @@
 """Every storage test runs once on SQLite and once on PostgreSQL."""
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -166,8 +167,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 def _backend_of(nodeid: str) -> str | None:
-    """The backend in a test id such as `test_x[postgresql-params0]`, if any."""
-    if not nodeid.endswith("]"):
-        return None
-    parameters = nodeid.rsplit("[", 1)[1][:-1].split("-")
+    """The backend in a test id such as `test_x[postgresql-params0]` (or, for a generated
+    case, `test_x[postgresql-user][GET /v1/me]`), if any."""
+    parameters = [
+        part for group in re.findall(r"\[([^\]]*)\]", nodeid) for part in group.split("-")
+    ]
     return next((backend for backend in BACKENDS if backend in parameters), None)

@@ -1,9 +1,14 @@
 """The HTTP API: `create_app(container)` builds it."""
 
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, get_args
 
 from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
 
 from convobase import __version__, bootstrap, health
@@ -37,6 +42,37 @@ resource answers 404, exactly like a missing one. Nothing is half-written on err
 `next_cursor` back as `?cursor=` for the next page.
 """
 
+OPENAPI_TAGS = [
+    {
+        "name": "conversations",
+        "description": "Your conversations and their messages, in `seq` order. Users reach "
+        "their own; a guest token reaches its session's one conversation.",
+    },
+    {
+        "name": "guest sessions",
+        "description": "Chats without an account: start one with a persona (no token), "
+        "see what it has left, and claim it into an account after sign-up.",
+    },
+    {
+        "name": "staff",
+        "description": "For the app's server, with a service_role token: read any "
+        "conversation and post the assistant's replies; personas with their config.",
+    },
+    {
+        "name": "personas",
+        "description": "The AI characters users talk to. Anyone may list and read the "
+        "active ones; staff create, change and deactivate them.",
+    },
+    {
+        "name": "me",
+        "description": "The signed-in user's own profile, account export and deletion.",
+    },
+    {
+        "name": "health",
+        "description": "Probes for load balancers and orchestrators; no token.",
+    },
+]
+
 
 def create_app(container: bootstrap.Container | None = None) -> FastAPI:
     """Build the API on `container` (wired from the environment by default)."""
@@ -54,6 +90,8 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
         title="convobase",
         version=__version__,
         description=DESCRIPTION,
+        openapi_tags=OPENAPI_TAGS,
+        generate_unique_id_function=operation_id,
         lifespan=lifespan,
     )
     deps.install(app, container)
@@ -68,7 +106,7 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
     app.add_middleware(RequestLogMiddleware)  # outermost: it sees every answer, 500s too
 
     # Requests are matched against routers in this order: the busiest come first.
-    for router in (
+    routers = (
         conversation_routes.conversations,
         conversation_routes.guest_sessions,
         conversation_routes.staff_conversations,
@@ -77,9 +115,11 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
         user_routes.router,
         account_routes.router,
         health.router,
-    ):
+    )
+    for router in routers:
         summarize_from_docstrings(router)
         app.include_router(router)
+    document_operations(app, routers)
     return app
 
 
@@ -91,3 +131,121 @@ def summarize_from_docstrings(router: APIRouter) -> None:
             first_paragraph = route.description.split("\n\n", 1)[0]
             sentence = " ".join(first_paragraph.split()).split(". ", 1)[0]
             route.summary = sentence.removesuffix(".")
+
+
+def operation_id(route: APIRoute) -> str:
+    """An operation's OpenAPI `operationId`: its route function's name in camelCase
+    (`append_message` is `appendMessage`), which generated clients name methods by."""
+    first, *rest = route.name.split("_")
+    return first + "".join(word[:1].upper() + word[1:] for word in rest)
+
+
+# What a route depends on when it needs a token (`CallerDep`, which the role-checking
+# aliases depend on in turn), and when it needs a token of one role.
+_TOKEN_REQUIRED = get_args(deps.CallerDep)[1].dependency
+_ROLE_REQUIRED = {
+    get_args(alias)[1].dependency for alias in (deps.UserDep, deps.StaffDep, deps.GuestDep)
+}
+# The unit of work that counts a caller's requests against the rate limit.
+_COUNTED = get_args(deps.UnitOfWorkDep)[1].dependency
+
+
+@dataclass(frozen=True)
+class _Access:
+    """What the OpenAPI document must say of one operation, read off its route."""
+
+    security: list[dict[str, list[str]]]
+    errors: frozenset[int]
+
+
+def document_operations(app: FastAPI, routers: Iterable[APIRouter]) -> None:
+    """Make the OpenAPI document say of each operation who may call it (`security`) and
+    every error it can answer, each as problem+json only.
+
+    Both are read off the routes themselves, so no route can forget them: a route that
+    reads the bearer token can answer 401 (and 429 when its unit of work counts the
+    caller's requests), one that needs a role 403, one with a path parameter 404, one
+    with any input 422 (which the framework would document as its
+    `HTTPValidationError`, never sent), one with a body 413.
+    """
+    routers = list(routers)
+    _routes_by_id(routers, [])  # refuses two routes of one operationId now, not later
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            # Routes added to the app itself count too (tests add some).
+            added = [route for route in app.routes if isinstance(route, APIRoute)]
+            routes = _routes_by_id(routers, added)
+            _tell_the_truth(generate(), {name: _access_of(route) for name, route in routes.items()})
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _routes_by_id(routers: list[APIRouter], added: list[APIRoute]) -> dict[str, APIRoute]:
+    routes = [route for router in routers for route in router.routes if isinstance(route, APIRoute)]
+    routes += added
+    ids = [route.operation_id or operation_id(route) for route in routes]
+    if duplicates := sorted(name for name, count in Counter(ids).items() if count > 1):
+        raise RuntimeError(f"routes share an operationId: {', '.join(duplicates)}")
+    return dict(zip(ids, routes, strict=True))
+
+
+def _access_of(route: APIRoute) -> _Access:
+    calls = set(_calls(route.dependant))
+    scheme: dict[str, list[str]] = {deps.bearer.scheme_name: []}
+    errors: set[int] = set()
+    if deps.bearer in calls:
+        errors.add(401)
+        if _COUNTED in calls:
+            errors.add(429)
+    if calls & _ROLE_REQUIRED:
+        errors.add(403)
+    if route.dependant.path_params:
+        errors.add(404)
+    if get_flat_params(route.dependant) or route.body_field is not None:
+        errors.add(422)
+    if route.body_field is not None:
+        errors.add(413)
+    if _TOKEN_REQUIRED in calls:
+        security = [scheme]
+    elif deps.bearer in calls:
+        security = [{}, scheme]  # no token needed; one sent is checked
+    else:
+        security = [{}]
+    return _Access(security=security, errors=frozenset(errors))
+
+
+def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+    """Every dependency a route's dependencies need, all the way down."""
+    for dependency in dependant.dependencies:
+        if dependency.call is not None:
+            yield dependency.call
+        yield from _calls(dependency)
+
+
+def _tell_the_truth(schema: dict[str, Any], access: dict[str, _Access]) -> None:
+    """Give each operation of the framework's document its `security` and its errors,
+    every error as problem+json with an example, and drop the framework's own
+    validation error schemas, which nothing sends."""
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            known = access[operation["operationId"]]
+            operation["security"] = known.security
+            responses: dict[str, dict[str, Any]] = operation["responses"]
+            for status in known.errors:
+                responses.setdefault(str(status), {})
+            for key, response in list(responses.items()):
+                if key.isdigit() and int(key) >= 400:
+                    # A route's own description stays; the framework's 422 one goes.
+                    description = response.get("description")
+                    if description == "Validation Error":
+                        description = None
+                    responses[key] = problems.problem_response_object(int(key), description)
+            operation["responses"] = dict(sorted(responses.items()))
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    components.update(problems.problem_schemas())
+    schema["components"]["schemas"] = dict(sorted(components.items()))

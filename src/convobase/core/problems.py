@@ -11,14 +11,25 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from convobase.core.errors import Conflict, ConvobaseError, error_for_constraint
+from convobase.core.errors import (
+    Conflict,
+    ConvobaseError,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    ValidationFailed,
+    error_for_constraint,
+)
 from convobase.core.logging import log_unexpected_error
 from convobase.core.validation import unstorable
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://convobase.dev/problems/"
+SCHEMA_REF = "#/components/schemas/Problem"
+"""Where the OpenAPI document keeps the `Problem` schema (`problem_schemas` puts it there)."""
 
 _SHOWN_INPUT_CHARACTERS: Final = 100
 _SQLITE_UNIQUE: Final = "UNIQUE constraint failed: "
@@ -74,9 +85,8 @@ def problem_response(
 
 async def convobase_error_handler(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ConvobaseError)
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
     return problem_response(
-        error.status, error.code, error.detail, title=error.title, headers=headers
+        error.status, error.code, error.detail, title=error.title, headers=error.headers or None
     )
 
 
@@ -100,9 +110,9 @@ async def validation_error_handler(request: Request, error: Exception) -> JSONRe
 def validation_problem(errors: list[FieldError]) -> JSONResponse:
     """A 422 `validation_error` listing `errors`, the first few of them in its detail."""
     detail = "; ".join(f"{_where(item.loc)}: {item.msg}" for item in errors[:5])
-    return problem_response(
-        422, "validation_error", detail or "The request is not valid.", errors=errors
-    )
+    # The title of the problem type, as ValidationFailed's answers carry it too.
+    title = ValidationFailed().title
+    return problem_response(422, ValidationFailed.code, detail or title, title=title, errors=errors)
 
 
 async def http_error_handler(request: Request, error: Exception) -> JSONResponse:
@@ -112,9 +122,32 @@ async def http_error_handler(request: Request, error: Exception) -> JSONResponse
         # recursion limit, or a number of more digits than Python converts.
         return validation_problem([_unreadable_body(error.__cause__)])
     code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        # The framework names only the methods of the first route that matched the
+        # path; a path served by several routes (GET and POST /v1/conversations) allows
+        # the methods of all of them.
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    # One title per problem type: a path nothing serves is `not_found` as a missing row is.
+    title = NotFound().title if error.status_code == 404 else None
     return problem_response(
-        error.status_code, code, str(error.detail), headers=dict(error.headers or {})
+        error.status_code, code, str(error.detail), title=title, headers=headers
     )
+
+
+_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods some route of the app answers at the request's path."""
+    routes: list[BaseRoute] = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    ]
 
 
 def _unreadable_body(cause: ValueError | RecursionError) -> FieldError:
@@ -253,12 +286,97 @@ def _shown(text: str, *, limit: int | None = _SHOWN_INPUT_CHARACTERS) -> str:
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries documenting problem+json for `statuses`."""
-    return {
-        status: {
-            "model": Problem,
-            "content": {MEDIA_TYPE: {}},
-            "description": HTTPStatus(status).phrase,
-        }
-        for status in statuses
+    """OpenAPI `responses` entries documenting problem+json for `statuses`: the `Problem`
+    schema under `application/problem+json` only (a `model` would also claim
+    `application/json`, which no error is sent as), with an example of the status."""
+    return {status: problem_response_object(status) for status in statuses}
+
+
+def problem_response_object(status: int, description: str | None = None) -> dict[str, Any]:
+    """The OpenAPI response object of a problem+json answer with `status`: its content,
+    and the headers that answers of the status carry."""
+    response: dict[str, Any] = {
+        "description": description or HTTPStatus(status).phrase,
+        "content": {MEDIA_TYPE: problem_content(status)},
     }
+    if status in _HEADERS:
+        response["headers"] = _HEADERS[status]
+    return response
+
+
+def problem_content(status: int) -> dict[str, Any]:
+    """The OpenAPI media type object of a problem+json answer with `status`."""
+    return {"schema": {"$ref": SCHEMA_REF}, "example": problem_example(status)}
+
+
+_HEADERS: Final[dict[int, dict[str, Any]]] = {
+    401: {
+        "WWW-Authenticate": {
+            "description": "`Bearer`: the token to send.",
+            "schema": {"type": "string"},
+        }
+    },
+    429: {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again.",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
+}
+
+
+# What an answer of each status is, when no route says more: a ConvobaseError case, or
+# the (code, detail) the framework's and the middlewares' answers carry.
+_EXAMPLES: Final[dict[int, type[ConvobaseError] | tuple[str, str]]] = {
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    405: ("method_not_allowed", "Method Not Allowed"),
+    408: ("request_timeout", "No part of the body arrived for 30 seconds."),
+    409: Conflict,
+    413: ("payload_too_large", "The body is 2000000 bytes; the limit is 1048576."),
+    422: ValidationFailed,
+    429: ("rate_limited", "More than 600 requests in 60 seconds with this token."),
+    431: ("headers_too_large", "The request headers are 20000 bytes; the limit is 16384."),
+    500: ("internal_error", "Something went wrong on our side."),
+    503: ("database_unreachable", "The database is not reachable."),
+}
+
+
+def problem_example(status: int) -> dict[str, Any]:
+    """An example problem+json body of `status`, with the code it usually carries."""
+    case = _EXAMPLES.get(status, ("http_error", HTTPStatus(status).phrase))
+    if isinstance(case, tuple):
+        code, detail = case
+        title = HTTPStatus(status).phrase
+    else:
+        code, detail, title = case.code, case().detail, case().title
+    errors = None
+    if status == 422:
+        detail = "limit: Input should be less than or equal to 200"
+        errors = [
+            FieldError(
+                loc=["query", "limit"],
+                msg="Input should be less than or equal to 200",
+                type="less_than_equal",
+            )
+        ]
+    problem = Problem(
+        type=f"{TYPE_BASE}{code}",
+        title=title,
+        status=status,
+        detail=detail,
+        code=code,
+        errors=errors,
+    )
+    return problem.model_dump(exclude_none=True)
+
+
+def problem_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON schemas of `Problem` and what it holds, for the OpenAPI document's
+    components (`problem_responses` refers to them)."""
+    schema = Problem.model_json_schema(
+        ref_template="#/components/schemas/{model}", mode="serialization"
+    )
+    definitions: dict[str, dict[str, Any]] = schema.pop("$defs", {})
+    return {**definitions, "Problem": schema}

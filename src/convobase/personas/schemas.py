@@ -3,11 +3,17 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from typing_extensions import TypeAliasType
 
 from convobase.core.validation import RequestModel, Text, bounded_json
 
-SkillLevel = Literal["beginner", "intermediate", "advanced", "expert"]
-ConversationStyle = Literal["friendly", "supportive", "analytical", "socratic", "competitive"]
+# Named type aliases: the OpenAPI document shows each once, as a named schema that
+# generated clients turn into one type, and validation is the Literal's own.
+SkillLevel = TypeAliasType("SkillLevel", Literal["beginner", "intermediate", "advanced", "expert"])
+ConversationStyle = TypeAliasType(
+    "ConversationStyle",
+    Literal["friendly", "supportive", "analytical", "socratic", "competitive"],
+)
 Name = Annotated[Text, Field(min_length=1, max_length=100)]
 MAX_PERSONALITY_BYTES = 32 * 1024
 

@@ -1,0 +1,1 @@
+"""The fuzzing gate: schemathesis against the app, on both databases."""
