@@ -339,7 +339,7 @@ def _server(database: BenchDatabase) -> Iterator[str]:
         "CONVOBASE_LOG_LEVEL": os.environ.get("CONVOBASE_LOG_LEVEL", "INFO"),
         "CONVOBASE_LOG_FORMAT": "json",
         # Every request is counted, as in production, against a limit no client reaches.
-        "CONVOBASE_REQUESTS_PER_TOKEN": "1000000",
+        "CONVOBASE_REQUESTS_PER_TOKEN": os.environ.get("CONVOBASE_REQUESTS_PER_TOKEN", "1000000"),
         "CONVOBASE_GUEST_SESSIONS_PER_ADDRESS": "0",
     }
     command = [

@@ -230,3 +230,16 @@ def test_unknown_ids_and_paths_are_problem_404s(api: Api) -> None:
         assert response.status_code == 404
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize("content", ["", "   ", "\n\t "], ids=["empty", "spaces", "whitespace"])
+def test_empty_content_is_refused_and_stores_nothing(api: Api, content: str) -> None:
+    me = api.new_user()
+    conversation = api.conversation(me)
+    url = f"/v1/conversations/{conversation['id']}/messages"
+
+    response = api.client.post(url, json={"role": "user", "content": content}, headers=me)
+
+    assert response.status_code == 422
+    assert "content" in response.json()["detail"]
+    assert api.client.get(url, headers=me).json()["items"] == []

@@ -2,19 +2,22 @@
 counts against the same limit.
 
 One statement counts a hit and reads the count back: an upsert on the window's key, so
-concurrent hits from any process queue on one row and none is lost.
+concurrent hits from any process queue on one row and none is lost. On PostgreSQL the
+table is UNLOGGED (a count waits for no disk flush; counters start again after a
+crash).
 """
 
 import math
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Integer, Table, case
+from sqlalchemy import Connection, Engine, Integer, Table, bindparam, case
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from convobase.core.time import utc_now
-from convobase.db.base import Base
+from convobase.db.base import Base, UTCDateTime
 
 
 class RateLimitWindow(Base):
@@ -36,13 +39,21 @@ def hit(connection: Connection, key: str, *, limit: int, window: timedelta) -> f
     now = utc_now()
     seconds = window.total_seconds()
     start = datetime.fromtimestamp(math.floor(now.timestamp() / seconds) * seconds, now.tzinfo)
-    insert: Any = (
-        postgresql.insert(windows)
-        if connection.dialect.name == "postgresql"
-        else sqlite.insert(windows)
+    statement = _count_statement(connection.dialect.name)
+    hits: int = connection.execute(statement, {"key": key, "start": start}).scalar_one()
+    if hits <= limit:
+        return None
+    return max((start + window - now).total_seconds(), 0.0)
+
+
+@cache
+def _count_statement(dialect: str) -> Any:
+    # Built once: every request with a token runs it.
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(windows).values(
+        key=bindparam("key"), window_start=bindparam("start", type_=UTCDateTime()), hits=1
     )
-    statement = insert.values(key=key, window_start=start, hits=1)
-    statement = statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=[windows.c.key],
         set_={
             "hits": case(
@@ -52,10 +63,6 @@ def hit(connection: Connection, key: str, *, limit: int, window: timedelta) -> f
             "window_start": statement.excluded.window_start,
         },
     ).returning(windows.c.hits)
-    hits: int = connection.execute(statement).scalar_one()
-    if hits <= limit:
-        return None
-    return max((start + window - now).total_seconds(), 0.0)
 
 
 class DatabaseRateLimiter:
