@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from convobase.conversations.models import ConversationKind, MessageRole
 from convobase.core.validation import (
@@ -60,19 +60,22 @@ class ConversationRead(BaseModel):
 
 class MessageCreate(RequestModel):
     role: Annotated[MessageRole, FromString]
-    content: Annotated[Text, Field(min_length=1, description="Not empty, not only whitespace.")]
+    # The pattern (a character that is not whitespace, anywhere) is in the published
+    # schema too, so clients and fuzzers know blank content is refused.
+    content: Annotated[
+        Text,
+        Field(
+            min_length=1,
+            pattern=r"\S",
+            json_schema_extra={"pattern": r"\S"},
+            description="Not empty, not only whitespace.",
+        ),
+    ]
     metadata: Metadata = Field(default_factory=dict)
     client_message_id: ClientMessageId | None = Field(
         default=None,
         description="A key the client picks; retrying with it returns the original message.",
     )
-
-    @field_validator("content")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty or only whitespace")
-        return value
 
 
 class MessageRead(BaseModel):
