@@ -1,7 +1,8 @@
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from convobase.conversations import service
 from convobase.conversations.errors import InvalidGuestToken
@@ -34,6 +35,20 @@ from convobase.core.problems import problem_responses
 from convobase.core.validation import INT32_MAX
 
 Seq = Annotated[int | None, Query(ge=0, le=INT32_MAX)]
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    """The page of messages a request asks for: after a seq, before one, from a cursor,
+    or the latest."""
+
+    after: Seq = None
+    before: Seq = None
+    cursor: str | None = None
+    limit: PageSize = DEFAULT_PAGE_SIZE
+
+
+MessagePageQuery = Annotated[MessagePage, Depends()]
 
 conversations = APIRouter(
     prefix="/v1/conversations",
@@ -129,10 +144,7 @@ async def list_messages(
     uow: UnitOfWorkDep,
     principal: CallerDep,
     conversation_id: uuid.UUID,
-    after: Seq = None,
-    before: Seq = None,
-    cursor: str | None = None,
-    limit: PageSize = DEFAULT_PAGE_SIZE,
+    page_asked: MessagePageQuery,
 ) -> PageRead[MessageRead]:
     """Messages in ascending seq: `?after=SEQ` for newer, `?before=SEQ` for older, or
     the latest page. `next_cursor` continues in the same direction."""
@@ -140,10 +152,10 @@ async def list_messages(
         service.list_messages,
         principal,
         conversation_id,
-        after=after,
-        before=before,
-        cursor=cursor,
-        limit=limit,
+        after=page_asked.after,
+        before=page_asked.before,
+        cursor=page_asked.cursor,
+        limit=page_asked.limit,
     )
     return page_read(page, MessageRead)
 
@@ -212,10 +224,7 @@ async def staff_list_messages(
     uow: UnitOfWorkDep,
     staff: StaffDep,
     conversation_id: uuid.UUID,
-    after: Seq = None,
-    before: Seq = None,
-    cursor: str | None = None,
-    limit: PageSize = DEFAULT_PAGE_SIZE,
+    page_asked: MessagePageQuery,
 ) -> PageRead[MessageRead]:
     """Any user's messages, paged as `GET /v1/conversations/{conversation_id}/messages`
     pages them (staff)."""
@@ -223,10 +232,10 @@ async def staff_list_messages(
         service.list_messages,
         staff,
         conversation_id,
-        after=after,
-        before=before,
-        cursor=cursor,
-        limit=limit,
+        after=page_asked.after,
+        before=page_asked.before,
+        cursor=page_asked.cursor,
+        limit=page_asked.limit,
         as_staff=True,
     )
     return page_read(page, MessageRead)
