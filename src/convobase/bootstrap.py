@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from convobase.config import Settings, resolve_jwt_secret
 from convobase.core.callers import CallerRegistry
+from convobase.core.events import EventBus
 from convobase.core.limits import Limits, MemoryRateLimiter, RateLimiter
 from convobase.core.tokens import TokenAuthority
 from convobase.db.rate_limits import DatabaseRateLimiter
@@ -36,7 +37,7 @@ class Container:
 def build(settings: Settings | None = None, *, database: Database | None = None) -> Container:
     """Wire the application for `settings` (from the environment by default)."""
     settings = settings or Settings()
-    database = database or Database.from_settings(settings)
+    database = database or Database.from_settings(settings, event_bus())
     return Container(
         settings=settings,
         database=database,
@@ -62,3 +63,8 @@ def token_authority(settings: Settings) -> TokenAuthority:
         audience=settings.jwt_audience or None,
         issuer=settings.jwt_issuer or None,
     )
+
+
+def event_bus() -> EventBus:
+    """Every domain's handlers of other domains' events."""
+    return EventBus()

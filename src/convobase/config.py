@@ -48,6 +48,12 @@ class Settings(BaseSettings):
         description="PostgreSQL role a staff caller's transactions act as, under its own "
         "row level security policies; the service's role must be a member of it.",
     )
+    db_jobs_role: str = Field(
+        default="convobase_jobs",
+        description="PostgreSQL role that keeps the job queue: workers claim and finish "
+        "jobs as it, and a transaction queueing a job switches to it for that statement. "
+        "No caller's role can read the queue.",
+    )
     jwt_secret: SecretStr | None = Field(
         default=None,
         description="HS256 secret for bearer tokens (a Supabase project's JWT secret works). "
@@ -106,6 +112,58 @@ class Settings(BaseSettings):
         default=None,
         description="When set, a token's iss must equal it (and guest tokens carry it).",
     )
+    in_process_worker: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Whether `convobase serve` runs a job worker in its own process. "
+        "auto: on with SQLite (one command runs everything), off with PostgreSQL, "
+        "where `convobase worker` runs beside the API.",
+    )
+    worker_expected: bool | None = Field(
+        default=None,
+        description="Whether /readyz reports 503 when no job worker has been seen lately. "
+        "Unset: expected when this process runs one.",
+    )
+    job_lease_seconds: int = Field(
+        default=60,
+        ge=5,
+        le=3600,
+        description="How long a claimed job is a worker's; a heartbeat renews it, and a job "
+        "whose lease ran out (its worker died) is queued again.",
+    )
+    job_retention_days: int = Field(
+        default=7, ge=1, le=3650, description="Finished jobs older than this are purged."
+    )
+    worker_poll_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="How long an idle worker waits between polls."
+    )
+    analyzer: str = Field(
+        default="baseline",
+        description="The analyzer that assesses each batch of 25 messages: baseline, "
+        "webhook, or the name of one installed under the convobase.analyzers entry points.",
+    )
+    analyzer_url: str | None = Field(
+        default=None, description="Where the webhook analyzer POSTs each batch."
+    )
+    analyzer_secret: SecretStr | None = Field(
+        default=None,
+        description="The webhook analyzer's HMAC-SHA256 signing secret (at least 32 characters).",
+    )
+    analyzer_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="How long the webhook analyzer waits."
+    )
+    milestone_score: float = Field(
+        default=10.0,
+        ge=0,
+        le=14,
+        description="The chat score (0..14) a batch must reach to count toward a milestone.",
+    )
+    milestone_streak: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="How many consecutive analyses at or above milestone_score move a user "
+        "up a stage (1 to 2 to 3), and then graduate them.",
+    )
 
     @property
     def url(self) -> URL:
@@ -115,6 +173,13 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.url.get_backend_name() == "sqlite"
+
+    @property
+    def runs_in_process_worker(self) -> bool:
+        """Whether `convobase serve` runs a job worker in its own process."""
+        return self.in_process_worker == "on" or (
+            self.in_process_worker == "auto" and self.is_sqlite
+        )
 
     @property
     def sqlite_path(self) -> Path | None:

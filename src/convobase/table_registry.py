@@ -8,9 +8,10 @@ Importing this module imports each domain's models, which registers their tables
 from convobase.conversations import models as conversations
 from convobase.db import rate_limits
 from convobase.db.base import Base
+from convobase.jobs import models as jobs
 from convobase.personas import models as personas
 from convobase.users import models as users
 
 metadata = Base.metadata
 
-__all__ = ["conversations", "metadata", "personas", "rate_limits", "users"]
+__all__ = ["conversations", "jobs", "metadata", "personas", "rate_limits", "users"]

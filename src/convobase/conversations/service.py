@@ -2,7 +2,6 @@
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -32,6 +31,8 @@ from convobase.core.pagination import (
     MAX_PAGE_SIZE,
     InvalidCursor,
     Page,
+    cursor_time,
+    cursor_uuid,
     decode_cursor,
     paginate,
 )
@@ -100,7 +101,7 @@ def list_conversations(
     before = None
     if cursor is not None:
         last_message_at, conversation_id = decode_cursor(cursor, str, str)
-        before = (_parse_time(last_message_at), _parse_uuid(conversation_id))
+        before = (cursor_time(last_message_at), cursor_uuid(conversation_id))
     rows = repository.list_page(session, principal, before=before, limit=limit + 1)
     return paginate(rows, limit, lambda last: (last.last_message_at.isoformat(), str(last.id)))
 
@@ -384,20 +385,3 @@ def all_messages(
         if page.next_cursor is None:
             return messages
         after = messages[-1].seq
-
-
-def _parse_time(value: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as error:
-        raise InvalidCursor("The cursor is malformed.") from error
-    if parsed.tzinfo is None:
-        raise InvalidCursor("The cursor is malformed.")
-    return parsed
-
-
-def _parse_uuid(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError as error:
-        raise InvalidCursor("The cursor is malformed.") from error

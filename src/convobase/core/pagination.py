@@ -6,6 +6,7 @@ rows and starts after a position); `paginate` cuts the page and makes the cursor
 
 import base64
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -77,6 +78,25 @@ def decode_cursor(cursor: str, *types: type[Any]) -> tuple[Any, ...]:
     if not all(type(part) is kind and _fits(part) for part, kind in zip(key, types, strict=True)):
         raise InvalidCursor
     return tuple(key)
+
+
+def cursor_time(value: str) -> datetime:
+    """A timestamp part of a decoded cursor; InvalidCursor if it is not one."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise InvalidCursor("The cursor is malformed.") from error
+    if parsed.tzinfo is None:
+        raise InvalidCursor("The cursor is malformed.")
+    return parsed
+
+
+def cursor_uuid(value: str) -> uuid.UUID:
+    """A UUID part of a decoded cursor; InvalidCursor if it is not one."""
+    try:
+        return uuid.UUID(value)
+    except ValueError as error:
+        raise InvalidCursor("The cursor is malformed.") from error
 
 
 def _fits(part: object) -> bool:

@@ -2,6 +2,7 @@
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -16,9 +17,19 @@ from convobase.config import Settings
 # at BEGIN, so two writers queue on the busy timeout instead of one failing when it
 # upgrades a read lock.
 SQLITE_BEGIN = "convobase_sqlite_begin"
-# Execution option read by `db/identity.py`: the (caller, staff) PostgreSQL roles each
-# transaction acts as, when the engine acts as a role at all.
+# Execution option read by `db/identity.py`: the PostgreSQL roles transactions act as,
+# when the engine acts as a role at all.
 ROLES = "convobase_roles"
+
+
+@dataclass(frozen=True, slots=True)
+class Roles:
+    """The roles a transaction may act as: a caller's, staff's, and the job queue's."""
+
+    caller: str
+    staff: str
+    jobs: str
+
 
 _json_serializer = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
 
@@ -60,7 +71,8 @@ def create_database_engine(
     engine = create_engine(settings.url, **(options | overrides))
     if settings.db_role and not as_owner:
         _act_as_role(engine, settings.db_role)
-        return engine.execution_options(**{ROLES: (settings.db_role, settings.db_staff_role)})
+        roles = Roles(settings.db_role, settings.db_staff_role, settings.db_jobs_role)
+        return engine.execution_options(**{ROLES: roles})
     return engine
 
 

@@ -3,13 +3,15 @@ policies read, set per transaction so a pooled connection never carries it on.""
 
 import json
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from convobase.core.principal import Principal
-from convobase.db.engine import ROLES
+from convobase.db.engine import ROLES, Roles
 
 IDENTITY_KEY = "convobase.identity"
 # Sent straight to the driver (psycopg): every transaction runs one, and SQLAlchemy's
@@ -23,11 +25,12 @@ _SET_CLAIMS_AND_ROLE = (
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """The caller a transaction acts for, and whom a guest hands its rows over to while
-    a signed-in user claims them."""
+    """The caller a transaction acts for, whom a guest hands its rows over to while a
+    signed-in user claims them, and whether it is keeping the job queue."""
 
     principal: Principal | None
     handover_to: uuid.UUID | None = None
+    keeps_jobs: bool = False
 
     def claims(self) -> str:
         """The JSON the policies read through convobase_uid() and friends."""
@@ -46,7 +49,33 @@ def act_as(
     session: Session, principal: Principal | None, *, handover_to: uuid.UUID | None = None
 ) -> None:
     """Make `principal` the identity of this and later transactions of `session`."""
-    identity = Identity(principal, handover_to)
+    _act(session, Identity(principal, handover_to))
+
+
+def act_as_job_keeper(session: Session) -> None:
+    """Make this and later transactions of `session` act as the job queue's keeper (a
+    worker), for nobody in particular."""
+    _act(session, Identity(None, keeps_jobs=True))
+
+
+@contextmanager
+def keeping_jobs(session: Session) -> Iterator[None]:
+    """Act as the job queue's keeper for the block (to queue a job in a caller's
+    transaction), and as before after it."""
+    before: Identity = session.info.get(IDENTITY_KEY, Identity(None))
+    if before.keeps_jobs:
+        yield
+        return
+    _act(session, replace(before, keeps_jobs=True))
+    try:
+        yield
+    except BaseException:
+        session.info[IDENTITY_KEY] = before  # the transaction is rolling back anyway
+        raise
+    _act(session, before)
+
+
+def _act(session: Session, identity: Identity) -> None:
     session.info[IDENTITY_KEY] = identity
     if session.in_transaction():
         _set_claims(session.connection(), identity)
@@ -60,13 +89,12 @@ def _set_claims(connection: Connection, identity: Identity) -> None:
     # of their own, whose policies reach every row where a table grants it.
     driver_connection = connection.connection.driver_connection
     assert driver_connection is not None
-    roles: tuple[str, str] | None = connection.get_execution_options().get(ROLES)
+    roles: Roles | None = connection.get_execution_options().get(ROLES)
     if roles is None:
         driver_connection.execute(_SET_CLAIMS, (identity.claims(),))
         return
-    caller_role, staff_role = roles
     is_staff = identity.principal is not None and identity.principal.is_staff
-    role = staff_role if is_staff else caller_role
+    role = roles.jobs if identity.keeps_jobs else roles.staff if is_staff else roles.caller
     driver_connection.execute(_SET_CLAIMS_AND_ROLE, (identity.claims(), role))
 
 

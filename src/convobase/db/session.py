@@ -10,6 +10,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from convobase.config import Settings
+from convobase.core import events
+from convobase.core.events import EventBus
 from convobase.core.principal import Principal
 from convobase.db import identity
 from convobase.db.engine import SQLITE_BEGIN, create_database_engine
@@ -60,8 +62,10 @@ class FairLock:
 class Database:
     """The database an entry point (HTTP request, CLI command, job run) works in."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, bus: EventBus | None = None) -> None:
         self.engine = engine
+        # The domain event handlers every transaction runs (`convobase.core.events`).
+        self.bus = bus or EventBus()
         sqlite = engine.dialect.name == "sqlite"
         # SQLite has one writer at a time. Waiting for it on a fair lock wakes the next
         # writer the moment the last one commits; SQLite's own busy handler polls with
@@ -81,8 +85,8 @@ class Database:
         self._writers = sessionmaker(writer_engine, expire_on_commit=False, autoflush=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Database":
-        return cls(create_database_engine(settings))
+    def from_settings(cls, settings: Settings, bus: EventBus | None = None) -> "Database":
+        return cls(create_database_engine(settings), bus)
 
     @contextmanager
     def transaction(
@@ -98,6 +102,17 @@ class Database:
             return
         with self._write_turn, self._writers() as session:
             identity.act_as(session, principal)
+            events.attach(session, self.bus)
+            with session.begin():
+                yield session
+
+    @contextmanager
+    def job_keeping(self) -> Iterator[Session]:
+        """Run one unit of work on the job queue itself, as a worker does: as the
+        queue's keeper, for nobody in particular."""
+        with self._write_turn, self._writers() as session:
+            identity.act_as_job_keeper(session)
+            events.attach(session, self.bus)
             with session.begin():
                 yield session
 

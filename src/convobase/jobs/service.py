@@ -1,0 +1,138 @@
+"""Queueing jobs, and what staff may do with them."""
+
+import uuid
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy.orm import Session
+
+from convobase.core.errors import Forbidden
+from convobase.core.ids import new_id
+from convobase.core.pagination import (
+    DEFAULT_PAGE_SIZE,
+    Page,
+    cursor_time,
+    cursor_uuid,
+    decode_cursor,
+    paginate,
+)
+from convobase.core.principal import Principal
+from convobase.core.time import utc_now
+from convobase.jobs import repository
+from convobase.jobs.errors import JobNotCancellable, JobNotFound, JobNotRetryable
+from convobase.jobs.models import Job, JobState
+from convobase.jobs.repository import NewJob
+
+DEFAULT_RETRY_LIMIT = 3
+
+
+class QueuedJob(NamedTuple):
+    """The job `enqueue` queued, or the live one that already had its dedup key."""
+
+    id: uuid.UUID
+    created: bool
+
+
+def enqueue(
+    session: Session,
+    name: str,
+    payload: dict[str, Any],
+    *,
+    dedup_key: str | None = None,
+    start_after: datetime | None = None,
+    priority: int = 0,
+    retry_limit: int = DEFAULT_RETRY_LIMIT,
+    user_id: uuid.UUID | None = None,
+) -> QueuedJob:
+    """Queue the task `name` with `payload`, in the caller's transaction: it runs only
+    if that commits. While a job with the same `dedup_key` is queued or running, this
+    queues nothing and returns that job. `user_id` names whose data the job works on
+    (their jobs go when their account does)."""
+    now = utc_now()
+    job = NewJob(
+        id=new_id(),
+        name=name,
+        data=payload,
+        priority=priority,
+        retry_limit=retry_limit,
+        created_at=now,
+        start_after=start_after or now,
+        dedup_key=dedup_key,
+        user_id=user_id,
+    )
+    return QueuedJob(*repository.insert(session, job))
+
+
+def list_jobs(
+    session: Session,
+    principal: Principal,
+    *,
+    state: JobState | None = None,
+    name: str | None = None,
+    cursor: str | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+) -> Page[Job]:
+    """Jobs, newest first, optionally of one state and task name (staff)."""
+    _require_staff(principal)
+    before = None
+    if cursor is not None:
+        created_at, job_id = decode_cursor(cursor, str, str)
+        before = (cursor_time(created_at), cursor_uuid(job_id))
+    rows = repository.list_page(session, state=state, name=name, before=before, limit=limit + 1)
+    return paginate(rows, limit, lambda last: (last.created_at.isoformat(), str(last.id)))
+
+
+def get_job(session: Session, principal: Principal, job_id: uuid.UUID) -> Job:
+    """One job, with its last error (staff)."""
+    _require_staff(principal)
+    job = repository.get(session, job_id)
+    if job is None:
+        raise JobNotFound
+    return job
+
+
+def retry_job(session: Session, principal: Principal, job_id: uuid.UUID) -> Job:
+    """Queue a failed or cancelled job again, now, with its retries restored (staff)."""
+    _require_staff(principal)
+    job = repository.get(session, job_id, lock=True)
+    if job is None:
+        raise JobNotFound
+    if job.state not in (JobState.FAILED, JobState.CANCELLED):
+        raise JobNotRetryable(f"The job is {job.state}; only a failed or cancelled one is.")
+    job.state = JobState.QUEUED.value
+    job.retry_count = 0
+    job.start_after = utc_now()
+    job.completed_at = None
+    repository.save(session)
+    return job
+
+
+def cancel_job(session: Session, principal: Principal, job_id: uuid.UUID) -> Job:
+    """Cancel a queued job: no worker will run it (staff)."""
+    _require_staff(principal)
+    job = repository.get(session, job_id, lock=True)
+    if job is None:
+        raise JobNotFound
+    if job.state != JobState.QUEUED:
+        raise JobNotCancellable(f"The job is {job.state}; only a queued one can be cancelled.")
+    job.state = JobState.CANCELLED.value
+    job.completed_at = utc_now()
+    repository.save(session)
+    return job
+
+
+def job_counts(session: Session, principal: Principal) -> dict[JobState, int]:
+    """How many jobs are in each state (staff)."""
+    _require_staff(principal)
+    counts = repository.count_by_state(session)
+    return {state: counts.get(state.value, 0) for state in JobState}
+
+
+def last_worker_seen(session: Session) -> datetime | None:
+    """When a worker last said it was alive, if any ever did."""
+    return repository.last_worker_seen(session)
+
+
+def _require_staff(principal: Principal) -> None:
+    if not principal.is_staff:
+        raise Forbidden("Only staff (service_role) can see jobs.")
