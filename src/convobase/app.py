@@ -1,5 +1,6 @@
 """The HTTP API: `create_app(container)` builds it."""
 
+import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
@@ -13,10 +14,12 @@ from fastapi.routing import APIRoute
 
 from convobase import __version__, bootstrap, health
 from convobase.account import routes as account_routes
+from convobase.analysis import routes as analysis_routes
 from convobase.conversations import routes as conversation_routes
 from convobase.core import deps, problems
 from convobase.core.bounds import RequestBoundsMiddleware
 from convobase.core.logging import RequestLogMiddleware, configure_logging
+from convobase.jobs import routes as job_routes
 from convobase.personas import routes as persona_routes
 from convobase.users import routes as user_routes
 
@@ -65,7 +68,13 @@ OPENAPI_TAGS = [
     },
     {
         "name": "me",
-        "description": "The signed-in user's own profile, account export and deletion.",
+        "description": "The signed-in user's own profile (with their stage and graduation), "
+        "the analyses of their progress, account export and deletion.",
+    },
+    {
+        "name": "jobs",
+        "description": "Background jobs, for staff: list them by state and task, read one "
+        "with its last error, retry a failed one, cancel a queued one, count them by state.",
     },
     {
         "name": "health",
@@ -82,7 +91,16 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # With SQLite the service runs its own job worker, so one command runs it all.
+        worker = None
+        if container.settings.runs_in_process_worker:
+            worker = bootstrap.worker(container)
+            thread = threading.Thread(target=worker.run, name="job-worker", daemon=True)
+            thread.start()
         yield
+        if worker is not None:
+            worker.stop()
+            thread.join()
         if owned:
             container.close()
 
@@ -113,7 +131,10 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
         persona_routes.router,
         persona_routes.staff_router,
         user_routes.router,
+        analysis_routes.router,
+        analysis_routes.staff_router,
         account_routes.router,
+        job_routes.router,
         health.router,
     )
     for router in routers:

@@ -7,14 +7,21 @@ caller registry is the users domain's), and nothing here imports a web framework
 
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
+from convobase.analysis import service as analysis_service
+from convobase.analysis import tasks as analysis_tasks
+from convobase.analysis.analyzers import load_analyzer
 from convobase.config import Settings, resolve_jwt_secret
+from convobase.conversations.events import UserMessagesCounted
 from convobase.core.callers import CallerRegistry
 from convobase.core.events import EventBus
 from convobase.core.limits import Limits, MemoryRateLimiter, RateLimiter
 from convobase.core.tokens import TokenAuthority
 from convobase.db.rate_limits import DatabaseRateLimiter
 from convobase.db.session import Database
+from convobase.jobs import tasks as job_tasks
+from convobase.jobs.worker import Worker
 from convobase.users import service as user_service
 
 
@@ -67,4 +74,24 @@ def token_authority(settings: Settings) -> TokenAuthority:
 
 def event_bus() -> EventBus:
     """Every domain's handlers of other domains' events."""
-    return EventBus()
+    bus = EventBus()
+    bus.subscribe(UserMessagesCounted, analysis_service.queue_due_analyses)
+    return bus
+
+
+def worker(container: Container, *, concurrency: int = 1) -> Worker:
+    """A worker running every domain's tasks on the container's database."""
+    settings = container.settings
+    purge, hourly_purge = job_tasks.purge_task(timedelta(days=settings.job_retention_days))
+    rule = analysis_service.MilestoneRule(
+        score=Decimal(str(settings.milestone_score)), streak=settings.milestone_streak
+    )
+    analyse = analysis_tasks.analysis_task(load_analyzer(settings), rule)
+    return Worker(
+        container.database,
+        [purge, analyse],
+        periodic=[hourly_purge],
+        concurrency=concurrency,
+        lease=timedelta(seconds=settings.job_lease_seconds),
+        poll_interval=settings.worker_poll_seconds,
+    )

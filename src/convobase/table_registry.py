@@ -5,6 +5,7 @@ Importing this module imports each domain's models, which registers their tables
 `convobase db revision --autogenerate` command and the migration tests.
 """
 
+from convobase.analysis import models as analysis
 from convobase.conversations import models as conversations
 from convobase.db import rate_limits
 from convobase.db.base import Base
@@ -14,4 +15,4 @@ from convobase.users import models as users
 
 metadata = Base.metadata
 
-__all__ = ["conversations", "jobs", "metadata", "personas", "rate_limits", "users"]
+__all__ = ["analysis", "conversations", "jobs", "metadata", "personas", "rate_limits", "users"]

@@ -13,6 +13,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.command()(server.serve)
+app.command()(server.worker)
 app.command()(server.token)
 app.command()(server.seed)
 app.command("demo")(server.demo_conversation)

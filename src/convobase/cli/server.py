@@ -1,6 +1,8 @@
-"""`convobase serve`, `convobase token`, `convobase seed`, `convobase demo`."""
+"""`convobase serve`, `convobase worker`, `convobase token`, `convobase seed`,
+`convobase demo`."""
 
 import re
+import signal
 import uuid
 from datetime import timedelta
 from typing import Annotated
@@ -10,6 +12,7 @@ import uvicorn
 
 from convobase import bootstrap, demo
 from convobase.config import Settings
+from convobase.core.logging import configure_logging
 from convobase.core.principal import Principal, Role
 from convobase.core.tokens import TokenAuthority
 from convobase.db import migrate
@@ -107,3 +110,19 @@ def _duration(text: str) -> timedelta:
         raise typer.BadParameter("use a number and a unit: 90s, 30m, 1h, 7d", param_hint="--ttl")
     amount, unit = match.groups()
     return timedelta(**{_UNITS[unit]: int(amount)})
+
+
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Jobs run at a time.")] = 1,
+) -> None:
+    """Run background jobs until SIGTERM or Ctrl-C; then finish the jobs in hand and exit."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    container = bootstrap.build(settings)
+    try:
+        job_worker = bootstrap.worker(container, concurrency=concurrency)
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(stop_signal, lambda *_: job_worker.stop())
+        job_worker.run()
+    finally:
+        container.close()

@@ -77,6 +77,15 @@ class Message(IdMixin, UserOwned, CreatedAtMixin, Base):
         UniqueConstraint("conversation_id", "seq"),
         UniqueConstraint("conversation_id", "client_message_id"),
         Index("ix_messages_user_id_created_at", "user_id", "created_at"),
+        # A user's messages waiting for analysis, oldest first.
+        Index(
+            "ix_messages_unanalysed",
+            "user_id",
+            "created_at",
+            "id",
+            sqlite_where=text("role = 'user' AND NOT analysis_included"),
+            postgresql_where=text("role = 'user' AND NOT analysis_included"),
+        ),
     )
 
     conversation_id: Mapped[uuid.UUID] = mapped_column(
@@ -90,3 +99,16 @@ class Message(IdMixin, UserOwned, CreatedAtMixin, Base):
     )
     client_message_id: Mapped[str | None]
     analysis_included: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+
+
+class MessageTally(UserOwned, Base):
+    """How many `user` messages a signed-in user has written, in all their
+    conversations: counted by the statement that stores each one, which locks this row,
+    so concurrent appends each get a number of their own."""
+
+    user_id_is_key = True
+
+    __tablename__ = "message_tallies"
+    __table_args__ = (CheckConstraint("user_messages >= 0", name="user_messages_non_negative"),)
+
+    user_messages: Mapped[int] = mapped_column(default=0, server_default=text("0"))

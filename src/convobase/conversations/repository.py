@@ -20,17 +20,21 @@ from sqlalchemy import (
     Select,
     Table,
     Update,
+    and_,
     bindparam,
     false,
     insert,
+    literal,
     not_,
     or_,
     select,
+    true,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from convobase.conversations.models import Conversation, Message
+from convobase.conversations.models import Conversation, Message, MessageRole, MessageTally
 from convobase.core.limits import Limits
 from convobase.core.principal import Principal
 from convobase.db import identity, ownership, rate_limits
@@ -41,6 +45,7 @@ from convobase.db.ownership import Scope, owner_parameters, scoped, visible
 conversations = cast(Table, Conversation.__table__)
 OWN = Scope.OWN_ROWS
 messages = cast(Table, Message.__table__)
+tallies = cast(Table, MessageTally.__table__)
 
 
 class StoredMessage(NamedTuple):
@@ -170,11 +175,13 @@ def count_guest_message(session: Session, conversation_id: uuid.UUID, limit: int
 
 
 class NextSeq(NamedTuple):
-    """The seq an append takes, and what it needs to know of its conversation."""
+    """The seq an append takes, what it needs to know of its conversation, and the
+    owner's new tally of `user` messages, if it counted one."""
 
     seq: int
     user_id: uuid.UUID
     is_guest_session: bool
+    user_messages: int | None
 
 
 class NewMessage(NamedTuple):
@@ -195,11 +202,12 @@ def store_message(
     """Take the next seq of an active conversation the caller may reach, which locks its
     row until the transaction ends, and store `message` under it with the
     conversation's owner; None, storing nothing, if the caller cannot reach the
-    conversation or it has ended.
+    conversation or it has ended. A `user` message in a signed-in user's conversation
+    counts one more on its owner's tally, whose row stays locked likewise.
 
     On PostgreSQL this is one statement (a data-modifying CTE): one round trip to the
-    server where two would wait for each other. SQLite runs in this process and takes
-    the two statements.
+    server where three would wait for each other. SQLite runs in this process and takes
+    the statements one by one.
     """
     # Named apart from every column: an UPDATE takes a parameter named like one of
     # its table's columns as a value to SET.
@@ -222,11 +230,58 @@ def store_message(
     row = _run(session, _take_next_seq_statement(scope), take).first()
     if row is None:
         return None
-    taken = NextSeq(*row)
+    seq, user_id, is_guest_session = row
     values = message._asdict()
     values["metadata"] = values.pop("message_metadata")
-    _run(session, _INSERT_MESSAGE, {**values, "seq": taken.seq, "user_id": taken.user_id})
-    return taken
+    _run(session, _INSERT_MESSAGE, {**values, "seq": seq, "user_id": user_id})
+    counted = None
+    if message.role == MessageRole.USER and not is_guest_session:
+        counted = tally_user_messages(session, user_id, 1)
+    return NextSeq(seq, user_id, is_guest_session, counted)
+
+
+def tally_user_messages(session: Session, user_id: uuid.UUID, count: int) -> int:
+    """Add `count` to the user's tally of `user` messages; the new tally."""
+    parameters = {"tally_user_id": user_id, "tally_count": count}
+    tally: int = _run(session, _TALLY[session.get_bind().dialect.name], parameters).scalar_one()
+    return tally
+
+
+def unanalysed_user_messages(
+    session: Session, principal: Principal, *, limit: int
+) -> list[StoredMessage]:
+    """The caller's oldest `user` messages not yet analysed, oldest first."""
+    statement = (
+        select(messages.c.conversation_id, *MESSAGE_COLUMNS)
+        .where(
+            visible(messages, OWN),
+            messages.c.role == MessageRole.USER.value,
+            not_(messages.c.analysis_included),
+        )
+        .order_by(messages.c.created_at, messages.c.id)
+        .limit(limit)
+    )
+    rows = _run(session, statement, owner_parameters(principal)).all()
+    return [
+        StoredMessage(id, conversation_id, seq, role, content, metadata, client_id, created)
+        for conversation_id, id, seq, role, content, metadata, client_id, created in rows
+    ]
+
+
+def mark_analysed(session: Session, principal: Principal, message_ids: Sequence[uuid.UUID]) -> int:
+    """Mark those of the caller's messages as analysed that were not yet; how many."""
+    statement = (
+        update(messages)
+        .where(
+            visible(messages, OWN),
+            messages.c.id.in_(message_ids),
+            not_(messages.c.analysis_included),
+        )
+        .values(analysis_included=true())
+    )
+    result = _run(session, statement, owner_parameters(principal))
+    changed: int = result.rowcount
+    return changed
 
 
 # --- reading messages --------------------------------------------------------------
@@ -393,6 +448,24 @@ _COUNT_GUEST_MESSAGE = (
 _INSERT_MESSAGE = insert(messages)
 
 
+def _tally_statement(insert: Any) -> Any:
+    return (
+        insert(tallies)
+        .values(user_id=bindparam("tally_user_id"), user_messages=bindparam("tally_count"))
+        .on_conflict_do_update(
+            index_elements=[tallies.c.user_id],
+            set_={"user_messages": tallies.c.user_messages + bindparam("tally_count")},
+        )
+        .returning(tallies.c.user_messages)
+    )
+
+
+_TALLY = {
+    "postgresql": _tally_statement(postgresql.insert),
+    "sqlite": _tally_statement(sqlite.insert),
+}
+
+
 @cache
 def _take_seq_and_store_statement(scope: Scope) -> Select[Any]:
     taken = _take_next_seq_statement(scope).cte("taken")
@@ -415,7 +488,29 @@ def _take_seq_and_store_statement(scope: Scope) -> Select[Any]:
         .from_select(list(values), select(*values.values()), include_defaults=False)
         .cte("stored")
     )
-    return select(taken.c.last_seq, taken.c.user_id, taken.c.is_guest_session).add_cte(stored)
+    counts_for_owner = and_(
+        bindparam("message_role", type_=messages.c.role.type) == MessageRole.USER.value,
+        not_(taken.c.is_guest_session),
+    )
+    counted = (
+        postgresql.insert(tallies)
+        .from_select(
+            ["user_id", "user_messages"],
+            select(taken.c.user_id, literal(1)).where(counts_for_owner),
+        )
+        .on_conflict_do_update(
+            index_elements=[tallies.c.user_id],
+            set_={"user_messages": tallies.c.user_messages + 1},
+        )
+        .returning(tallies.c.user_messages)
+        .cte("counted")
+    )
+    return select(
+        taken.c.last_seq,
+        taken.c.user_id,
+        taken.c.is_guest_session,
+        select(counted.c.user_messages).scalar_subquery(),
+    ).add_cte(stored)
 
 
 _OF_CONVERSATION = messages.c.conversation_id == bindparam("conversation_id")

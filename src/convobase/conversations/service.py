@@ -16,6 +16,7 @@ from convobase.conversations.errors import (
     GuestSessionAlreadyClaimed,
     MessageRoleForbidden,
 )
+from convobase.conversations.events import UserMessagesCounted
 from convobase.conversations.models import Conversation, ConversationKind, MessageRole
 from convobase.conversations.repository import NewMessage, StoredMessage
 from convobase.conversations.schemas import (
@@ -23,6 +24,7 @@ from convobase.conversations.schemas import (
     ConversationUpdate,
     MessageCreate,
 )
+from convobase.core import events
 from convobase.core.errors import Forbidden, TooManyRequests, ValidationFailed
 from convobase.core.ids import new_id
 from convobase.core.limits import DEFAULT_LIMITS, Limits
@@ -212,6 +214,11 @@ def append_message(
         )
         if counted is None:
             raise GuestLimitReached
+    if taken.user_messages is not None:
+        counted_event = UserMessagesCounted(
+            taken.user_id, before=taken.user_messages - 1, after=taken.user_messages
+        )
+        events.publish(session, counted_event)
     message = StoredMessage(
         id=new.id,
         conversation_id=conversation_id,
@@ -349,7 +356,25 @@ def claim_guest_session(
     repository.act_as(session, principal)
     if conversation is None:
         raise GuestSessionAlreadyClaimed
+    # The guest's messages count as the user's from now on.
+    if written := conversation.guest_message_count:
+        tally = repository.tally_user_messages(session, principal.user_id, written)
+        events.publish(session, UserMessagesCounted(principal.user_id, tally - written, tally))
     return repository.close_guest_conversation(session, principal, conversation.id)
+
+
+def unanalysed_user_messages(
+    session: Session, principal: Principal, *, limit: int
+) -> list[StoredMessage]:
+    """The caller's oldest `user` messages, in all their conversations, that no
+    analysis has included yet; oldest first."""
+    return repository.unanalysed_user_messages(session, principal, limit=limit)
+
+
+def mark_analysed(session: Session, principal: Principal, message_ids: list[uuid.UUID]) -> int:
+    """Mark the caller's messages `message_ids` as included in an analysis; returns how
+    many were not marked already."""
+    return repository.mark_analysed(session, principal, message_ids)
 
 
 def _guest_status(conversation: Conversation, limits: Limits) -> GuestSessionStatus:

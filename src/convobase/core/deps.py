@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from convobase.config import Settings
 from convobase.core.callers import CallerRegistry
 from convobase.core.errors import Forbidden, TooManyRequests, Unauthorized
 from convobase.core.limits import Limits, RateLimiter
@@ -37,6 +38,8 @@ class TransactionFactory(Protocol):
 class Services(Protocol):
     """What the HTTP layer needs of the application's composition root."""
 
+    @property
+    def settings(self) -> Settings: ...
     @property
     def database(self) -> TransactionFactory: ...
     @property
@@ -202,6 +205,10 @@ async def _limits(request: Request) -> Limits:
     return _services(request).limits
 
 
+async def _settings(request: Request) -> Settings:
+    return _services(request).settings
+
+
 async def _tokens(request: Request) -> TokenAuthority:
     return _services(request).tokens
 
@@ -236,6 +243,8 @@ AnonymousUnitOfWorkDep = Annotated[UnitOfWork, Depends(_anonymous_unit_of_work)]
 """A unit of work acting for nobody, whatever token was sent: for probes."""
 LimitsDep = Annotated[Limits, Depends(_limits)]
 """The operator's limits."""
+SettingsDep = Annotated[Settings, Depends(_settings)]
+"""The service's settings."""
 TokensDep = Annotated[TokenAuthority, Depends(_tokens)]
 """Signs and verifies bearer tokens."""
 CallerDep = Annotated[Principal, Depends(_any)]

@@ -4,9 +4,10 @@ SQLite and PostgreSQL."""
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Dialect, MetaData, Text, TypeDecorator, Uuid
+from sqlalchemy import JSON, DateTime, Dialect, MetaData, Numeric, Text, TypeDecorator, Uuid
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, Relationship, mapped_column
 from sqlalchemy.orm import relationship as orm_relationship
@@ -62,6 +63,21 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
 
         return process
+
+
+class Tenths(TypeDecorator[Decimal]):
+    """A number with one decimal, such as a score of 12.5: NUMERIC(3, 1) on both
+    databases, a Decimal in Python. SQLite keeps it as a float, which holds one decimal
+    exactly enough to read back the same Decimal."""
+
+    impl = Numeric(3, 1, asdecimal=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> float | None:
+        return None if value is None else float(value)
+
+    def process_result_value(self, value: float | None, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(str(value)).quantize(Decimal("0.1"))
 
 
 # JSON documents are JSONB on PostgreSQL (indexable, compact) and JSON text on SQLite.

@@ -39,10 +39,16 @@ class UserOwned:
 
     # False where the table declares its own index led by user_id instead.
     user_id_indexed: ClassVar[bool] = True
+    # True where a user has at most one row: user_id is then the primary key.
+    user_id_is_key: ClassVar[bool] = False
 
     @declared_attr
     def user_id(cls) -> Mapped[uuid.UUID]:
-        return mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=cls.user_id_indexed)
+        return mapped_column(
+            ForeignKey("users.id", ondelete="CASCADE"),
+            index=cls.user_id_indexed and not cls.user_id_is_key,
+            primary_key=cls.user_id_is_key,
+        )
 
 
 class Scope(Enum):

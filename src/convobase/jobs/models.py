@@ -52,10 +52,10 @@ class Job(Base):
             sqlite_where=text(f"{_in(LIVE_STATES)} AND dedup_key IS NOT NULL"),
             postgresql_where=text(f"{_in(LIVE_STATES)} AND dedup_key IS NOT NULL"),
         ),
-        # The claim: the most urgent queued job that is due.
+        # The claim: queued jobs only, by urgency.
         Index(
             "ix_job_queue_claim",
-            text("priority DESC"),
+            "priority",
             "start_after",
             sqlite_where=text("state = 'queued'"),
             postgresql_where=text("state = 'queued'"),
@@ -89,8 +89,9 @@ class Job(Base):
     completed_at: Mapped[datetime | None]
     state: Mapped[str] = mapped_column(server_default=text("'queued'"))
     dedup_key: Mapped[str | None]
-    # Whose data the job works on: deleting the user deletes their jobs.
-    user_id: Mapped[uuid.UUID | None] = mapped_column(
+    # Whose data the job works on: deleting the user deletes their jobs. (Not
+    # `user_id`: the job is not theirs to read; that name marks rows a user owns.)
+    for_user_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     attempts: Mapped[int] = mapped_column(server_default=text("0"))

@@ -52,7 +52,7 @@ class NewJob:
     created_at: datetime
     start_after: datetime
     dedup_key: str | None
-    user_id: uuid.UUID | None
+    for_user_id: uuid.UUID | None
 
 
 def insert(session: Session, job: NewJob) -> tuple[uuid.UUID, bool]:
@@ -73,7 +73,7 @@ def insert(session: Session, job: NewJob) -> tuple[uuid.UUID, bool]:
                     start_after=job.start_after,
                     state=JobState.QUEUED.value,
                     dedup_key=job.dedup_key,
-                    user_id=job.user_id,
+                    for_user_id=job.for_user_id,
                     attempts=0,
                 )
                 .on_conflict_do_nothing(

@@ -18,7 +18,7 @@ class JobRead(BaseModel):
     state: JobState
     priority: int
     dedup_key: str | None
-    user_id: uuid.UUID | None
+    for_user_id: uuid.UUID | None = Field(description="Whose data the job works on.")
     attempts: int = Field(description="How many times a worker has claimed the job.")
     retry_count: int = Field(description="Failed attempts that were retried.")
     retry_limit: int

@@ -42,11 +42,11 @@ def enqueue(
     start_after: datetime | None = None,
     priority: int = 0,
     retry_limit: int = DEFAULT_RETRY_LIMIT,
-    user_id: uuid.UUID | None = None,
+    for_user_id: uuid.UUID | None = None,
 ) -> QueuedJob:
     """Queue the task `name` with `payload`, in the caller's transaction: it runs only
     if that commits. While a job with the same `dedup_key` is queued or running, this
-    queues nothing and returns that job. `user_id` names whose data the job works on
+    queues nothing and returns that job. `for_user_id` names whose data the job works on
     (their jobs go when their account does)."""
     now = utc_now()
     job = NewJob(
@@ -58,7 +58,7 @@ def enqueue(
         created_at=now,
         start_after=start_after or now,
         dedup_key=dedup_key,
-        user_id=user_id,
+        for_user_id=for_user_id,
     )
     return QueuedJob(*repository.insert(session, job))
 
@@ -126,6 +126,11 @@ def job_counts(session: Session, principal: Principal) -> dict[JobState, int]:
     _require_staff(principal)
     counts = repository.count_by_state(session)
     return {state: counts.get(state.value, 0) for state in JobState}
+
+
+def purge_finished(session: Session, *, before: datetime) -> int:
+    """Delete the jobs that finished before `before`; how many."""
+    return repository.purge(session, finished_before=before)
 
 
 def last_worker_seen(session: Session) -> datetime | None:

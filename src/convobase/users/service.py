@@ -7,7 +7,7 @@ from convobase.core.principal import Principal
 from convobase.core.time import utc_now
 from convobase.users import repository
 from convobase.users.errors import GuestSessionClosed, UserNotFound
-from convobase.users.models import User
+from convobase.users.models import USER_STAGES, User
 from convobase.users.schemas import UserUpdate
 
 # `last_active` is refreshed at most this often, so that reads stay reads.
@@ -81,3 +81,20 @@ def update_user(session: Session, principal: Principal, *, data: UserUpdate) -> 
 def delete_user(session: Session, principal: Principal) -> None:
     """Delete the caller's account with every row they own."""
     repository.delete_user(session, get_user(session, principal))
+
+
+def advance_stage(session: Session, principal: Principal) -> User:
+    """Move the caller up a stage (1 → 2 → 3); at the last stage, graduate them."""
+    user = get_user(session, principal)
+    if user.stage < max(USER_STAGES):
+        user.stage += 1
+    elif user.graduation_date is None:
+        user.graduation_date = utc_now()
+    session.flush()
+    return user
+
+
+def require_staff(principal: Principal) -> None:
+    """Refuse anyone but staff."""
+    if not principal.is_staff:
+        raise Forbidden("Only staff (service_role) can do this.")

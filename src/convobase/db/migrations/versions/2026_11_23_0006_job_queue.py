@@ -61,7 +61,7 @@ def upgrade() -> None:
         _time("completed_at", nullable=True),
         sa.Column("state", sa.Text(), server_default=sa.text("'queued'"), nullable=False),
         sa.Column("dedup_key", sa.Text(), nullable=True),
-        sa.Column("user_id", sa.Uuid(), nullable=True),
+        sa.Column("for_user_id", sa.Uuid(), nullable=True),
         sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("lease_owner", sa.Text(), nullable=True),
         _time("lease_expires_at", nullable=True),
@@ -81,9 +81,9 @@ def upgrade() -> None:
             "retry_limit BETWEEN 0 AND 100", name=op.f("ck_job_queue_retry_limit_range")
         ),
         sa.ForeignKeyConstraint(
-            ["user_id"],
+            ["for_user_id"],
             ["users.id"],
-            name=op.f("fk_job_queue_user_id_users"),
+            name=op.f("fk_job_queue_for_user_id_users"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_job_queue")),
@@ -98,7 +98,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_job_queue_claim",
         "job_queue",
-        [sa.text("priority DESC"), "start_after"],
+        ["priority", "start_after"],
         **_partial("state = 'queued'"),
     )
     op.create_index(
@@ -106,7 +106,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_job_queue_finished", "job_queue", ["completed_at"], **_partial(FINISHED))
     op.create_index("ix_job_queue_state_created_at", "job_queue", ["state", "created_at", "id"])
-    op.create_index(op.f("ix_job_queue_user_id"), "job_queue", ["user_id"])
+    op.create_index(op.f("ix_job_queue_for_user_id"), "job_queue", ["for_user_id"])
     op.create_table(
         "job_workers",
         sa.Column("id", sa.Text(), nullable=False),
