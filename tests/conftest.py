@@ -14,9 +14,12 @@ from sqlalchemy.orm import Session
 from convobase import bootstrap
 from convobase.app import create_app
 from convobase.config import Settings
+from convobase.core import events
 from convobase.core.principal import Principal
+from convobase.db.session import Database
 from tests import factories
 from tests.api import JWT_SECRET, Api
+from tests.clocks import FakeClock
 from tests.databases import (
     LiveDatabase,
     TemplateDatabase,
@@ -80,6 +83,7 @@ def session(test_database: LiveDatabase) -> Iterator[Session]:
             expire_on_commit=False,
             autoflush=False,
         )
+        events.attach(session, bootstrap.event_bus())  # as every unit of work has
         try:
             yield session
         finally:
@@ -92,6 +96,20 @@ def committing_database(template_database: TemplateDatabase) -> Iterator[LiveDat
     """A database of the test's own, for tests whose transactions must really commit."""
     with template_database.clone() as database:
         yield database
+
+
+@pytest.fixture
+def database(committing_database: LiveDatabase) -> Iterator[Database]:
+    """The database as the service uses it (on PostgreSQL: its roles, under row level
+    security), in a database of the test's own."""
+    database = Database.from_settings(committing_database.settings, bootstrap.event_bus())
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture(scope="session")
@@ -110,6 +128,7 @@ def app_settings(api_database: LiveDatabase) -> Settings:
             "jwt_secret": SecretStr(JWT_SECRET),
             "requests_per_token": 0,
             "guest_sessions_per_address": 0,
+            "in_process_worker": "off",
         }
     )
 

@@ -14,7 +14,7 @@ from convobase.jobs import service as job_service
 from convobase.jobs.errors import JobNotFound
 from convobase.jobs.models import JobState
 from convobase.jobs.worker import Backoff, JobRun, Periodic, Task, Worker
-from tests.jobs.conftest import FakeClock
+from tests.clocks import FakeClock
 
 STAFF = Principal.staff()
 
