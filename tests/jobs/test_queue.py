@@ -7,6 +7,8 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import ProgrammingError
 
 from convobase.core.principal import Principal
 from convobase.db.session import Database
@@ -225,3 +227,18 @@ def test_a_periodic_task_is_queued_once_per_period_however_many_workers_look(
     for worker in workers:
         worker.run_until_idle()
     assert ran == ["tick", "tick"]
+
+
+def read_the_queue_as(database: Database, principal: Principal) -> None:
+    with database.transaction(principal) as session:
+        session.execute(text("SELECT count(*) FROM job_queue"))
+
+
+@pytest.mark.parametrize("template_database", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("principal", [Principal.user(uuid.uuid4()), STAFF], ids=["user", "staff"])
+def test_no_callers_role_can_read_the_queue(database: Database, principal: Principal) -> None:
+    with database.transaction(principal) as session:
+        job_service.enqueue(session, "record", {"n": 1})  # queueing switches roles
+
+    with pytest.raises(ProgrammingError, match="permission denied for table job_queue"):
+        read_the_queue_as(database, principal)
