@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,3 +55,34 @@ def test_guest_chats_to_the_limit_signs_up_and_keeps_the_conversation(
     assert claimed.status_code == 200
     assert [conversation["id"] for conversation in mine] == [guest["conversation_id"]]
     assert [message["content"] for message in history] == ["Hola 0", "Hola 1", "Hola 2"]
+
+
+def test_the_25th_message_becomes_an_analysis_within_seconds(
+    server: tuple[str, dict[str, str], Path],
+) -> None:
+    base, env, log = server
+    user_token = subprocess.run(
+        [sys.executable, "-m", "convobase", "token", "--sub", str(uuid.uuid4())],
+        env=env,
+        cwd=log.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    as_user = {"Authorization": f"Bearer {user_token}"}
+
+    with httpx.Client(base_url=base, timeout=10, headers=as_user) as client:
+        conversation = client.post("/v1/conversations", json={}).json()
+        messages = f"/v1/conversations/{conversation['id']}/messages"
+        for n in range(25):
+            sent = client.post(messages, json={"role": "user", "content": f"Message {n}, ¡vamos!"})
+            assert sent.status_code == 201
+        deadline = time.monotonic() + 30
+        while not (analyses := client.get("/v1/me/analysis").json()["items"]):
+            assert time.monotonic() < deadline, "no analysis appeared: " + log.read_text()
+            time.sleep(0.2)
+        ready = client.get("/readyz")
+
+    scoring = next(item for item in analyses if item["analysis_type"] == "chat_scoring")
+    assert scoring["message_range"]["count"] == 25
+    assert ready.status_code == 200, "the in-process worker is alive"
