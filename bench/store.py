@@ -2,16 +2,19 @@
 driver sending the same statements, in the same run."""
 
 import random
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench import plain
 from bench.databases import BenchDatabase
-from bench.measure import Measurement, Row, concurrent, sequential
+from bench.measure import WARMUP, Measurement, Row, concurrent, sequential
+from convobase import bootstrap
 from convobase.conversations import service
 from convobase.conversations.models import MessageRole
 from convobase.conversations.schemas import ConversationCreate, MessageCreate
+from convobase.core.limits import Limits
 from convobase.core.principal import Principal
 from convobase.db.session import Database
 from convobase.users import service as user_service
@@ -44,10 +47,12 @@ class Sizes:
 
 
 class Convobase:
-    """convobase as an application uses it: one unit of work per operation."""
+    """convobase as an application uses it: one unit of work per operation, with the
+    analysis trigger on the append path unless `analysis` is off."""
 
-    def __init__(self, database: BenchDatabase) -> None:
-        self.database = Database.from_settings(database.settings)
+    def __init__(self, database: BenchDatabase, *, analysis: bool = True) -> None:
+        self.database = Database.from_settings(database.settings, bootstrap.event_bus())
+        self.limits = Limits(counts_user_messages=analysis)
 
     def new_conversation(self) -> tuple[Principal, uuid.UUID]:
         owner = Principal.user(uuid.uuid4())
@@ -59,7 +64,10 @@ class Convobase:
     def append(self, owner: Principal, conversation_id: uuid.UUID) -> int:
         data = MessageCreate(role=MessageRole.USER, content=CONTENT)
         with self.database.transaction(owner) as session:
-            return service.append_message(session, owner, conversation_id, data=data).message.seq
+            appended = service.append_message(
+                session, owner, conversation_id, data=data, limits=self.limits
+            )
+            return appended.message.seq
 
     def latest(self, owner: Principal, conversation_id: uuid.UUID) -> int:
         with self.database.transaction(owner, readonly=True) as session:
@@ -89,6 +97,30 @@ def run(database: BenchDatabase, sizes: Sizes) -> list[Row]:
         theirs.close()
         ours.close()
     return rows
+
+
+def trigger_cost(database: BenchDatabase, sizes: Sizes) -> tuple[Measurement, Measurement]:
+    """Appends of one client with the analysis trigger on and off, interleaved so that
+    both see the same machine: (on, off)."""
+    on, off = Convobase(database), Convobase(database, analysis=False)
+    try:
+        with_trigger, without = on.new_conversation(), off.new_conversation()
+        for _ in range(WARMUP):
+            on.append(*with_trigger)
+            off.append(*without)
+        latencies: tuple[list[int], list[int]] = ([], [])
+        started = time.perf_counter()
+        for i in range(sizes.appends):
+            first, second = ((on, with_trigger, 0), (off, without, 1))[:: 1 if i % 2 else -1]
+            for ours, (owner, conversation), slot in (first, second):
+                begin = time.perf_counter_ns()
+                ours.append(owner, conversation)
+                latencies[slot].append(time.perf_counter_ns() - begin)
+        wall = (time.perf_counter() - started) / 2
+        return Measurement(latencies[0], wall), Measurement(latencies[1], wall)
+    finally:
+        on.close()
+        off.close()
 
 
 def _append_one_client(

@@ -26,6 +26,7 @@ class World:
 
     api: Api
     owner: Headers
+    owner_id: str
     conversation_id: str
     persona_id: str
     own_guest_token: str
@@ -48,7 +49,10 @@ class World:
             "no_token": {},
             "expired_token": bearer(expired),
         }
-        return cls(api, owner, conversation["id"], persona["id"], own_guest["token"], headers)
+        owner_id = api.client.get("/v1/me", headers=owner).json()["id"]
+        return cls(
+            api, owner, owner_id, conversation["id"], persona["id"], own_guest["token"], headers
+        )
 
 
 Body = Callable[[World], dict[str, Any] | None]
@@ -127,6 +131,15 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, int], Body]] = {
         USER_ONLY,
         lambda w: {"guest_token": w.own_guest_token},
     ),
+    ("GET", "/v1/me/analysis"): (USER_ONLY, _none),
+    ("GET", "/v1/staff/users/{user_id}/analysis"): (STAFF_ONLY, _none),
+    ("GET", "/v1/jobs"): (STAFF_ONLY, _none),
+    ("GET", "/v1/jobs/stats"): (STAFF_ONLY, _none),
+    # No job is made for each request here: staff get a missing one's 404
+    # (tests/jobs/test_routes.py covers real ones).
+    ("GET", "/v1/jobs/{job_id}"): ({**STAFF_ONLY, "staff": 404}, _none),
+    ("POST", "/v1/jobs/{job_id}/retry"): ({**STAFF_ONLY, "staff": 404}, _none),
+    ("POST", "/v1/jobs/{job_id}/cancel"): ({**STAFF_ONLY, "staff": 404}, _none),
 }
 
 
@@ -154,7 +167,12 @@ def test_every_route_has_a_row(app: FastAPI) -> None:
 def test_caller_gets_the_expected_status(api: Api, method: str, path: str, caller: str) -> None:
     expected, body = MATRIX[(method, path)]
     world = World.build(api)
-    url = path.format(conversation_id=world.conversation_id, persona_id=world.persona_id)
+    url = path.format(
+        conversation_id=world.conversation_id,
+        persona_id=world.persona_id,
+        user_id=world.owner_id,
+        job_id=uuid.uuid4(),
+    )
 
     response = api.client.request(method, url, json=body(world), headers=world.headers[caller])
 

@@ -786,6 +786,19 @@ def write_routes(api: Api) -> list[tuple[str, str]]:
     ]
 
 
+def path_ids(
+    api: Api, me: Headers, conversation: dict[str, Any], persona: dict[str, Any]
+) -> dict[str, str]:
+    """Values for every path parameter: the caller's own resources (a job id that
+    names no job: staff's job routes then answer 404)."""
+    return {
+        "conversation_id": conversation["id"],
+        "persona_id": persona["id"],
+        "user_id": api.client.get("/v1/me", headers=me).json()["id"],
+        "job_id": str(uuid.uuid4()),
+    }
+
+
 @pytest.mark.parametrize(("body", "content_type"), ODD_BODIES.values(), ids=ODD_BODIES)
 def test_no_route_answers_500_to_any_body(api: Api, body: bytes, content_type: str | None) -> None:
     me = api.new_user()
@@ -795,7 +808,7 @@ def test_no_route_answers_500_to_any_body(api: Api, body: bytes, content_type: s
 
     assert routes
     for method, path in routes:
-        url = path.format(conversation_id=conversation["id"], persona_id=persona["id"])
+        url = path.format(**path_ids(api, me, conversation, persona))
         for caller in (me, api.staff):
             headers = {**caller, **({"Content-Type": content_type} if content_type else {})}
             response = api.client.request(method, url, content=body, headers=headers)
@@ -838,7 +851,7 @@ def test_no_route_answers_500_to_any_query_parameter(api: Api, value: str) -> No
 
     assert any(names for _, names in reads)
     for path, names in reads:
-        url = path.format(conversation_id=conversation["id"], persona_id=persona["id"])
+        url = path.format(**path_ids(api, me, conversation, persona))
         for name in names:
             for caller in (me, api.staff):
                 response = api.client.get(f"{url}?{name}={value}", headers=caller)

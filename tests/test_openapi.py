@@ -140,8 +140,10 @@ def test_choices_are_named_schemas_not_repeated_inline(document: dict[str, Any])
 
     assert inline == []
     assert [name for name in schemas if "enum" in schemas[name]] == [
+        "AnalysisType",
         "ConversationKind",
         "ConversationStyle",
+        "JobState",
         "MessageRole",
         "SkillLevel",
     ]

@@ -151,6 +151,11 @@ class Settings(BaseSettings):
     analyzer_timeout_seconds: float = Field(
         default=30.0, gt=0, le=600, description="How long the webhook analyzer waits."
     )
+    analysis_enabled: bool = Field(
+        default=True,
+        description="Count each user's messages and analyse every 25th (docs/analysis.md). "
+        "false: no counting on the append path, and no analysis jobs.",
+    )
     milestone_score: float = Field(
         default=10.0,
         ge=0,

@@ -197,13 +197,19 @@ class NewMessage(NamedTuple):
 
 
 def store_message(
-    session: Session, principal: Principal, message: NewMessage, *, scope: Scope = OWN
+    session: Session,
+    principal: Principal,
+    message: NewMessage,
+    *,
+    scope: Scope = OWN,
+    count_user_message: bool = True,
 ) -> NextSeq | None:
     """Take the next seq of an active conversation the caller may reach, which locks its
     row until the transaction ends, and store `message` under it with the
     conversation's owner; None, storing nothing, if the caller cannot reach the
-    conversation or it has ended. A `user` message in a signed-in user's conversation
-    counts one more on its owner's tally, whose row stays locked likewise.
+    conversation or it has ended. With `count_user_message`, a `user` message in a
+    signed-in user's conversation counts one more on its owner's tally, whose row
+    stays locked likewise.
 
     On PostgreSQL this is one statement (a data-modifying CTE): one round trip to the
     server where three would wait for each other. SQLite runs in this process and takes
@@ -224,6 +230,7 @@ def store_message(
             "message_content": message.content,
             "message_metadata": message.message_metadata,
             "message_client_id": message.client_message_id,
+            "count_user_message": count_user_message,
         }
         row = _run(session, _take_seq_and_store_statement(scope), {**take, **store}).first()
         return None if row is None else NextSeq(*row)
@@ -235,7 +242,7 @@ def store_message(
     values["metadata"] = values.pop("message_metadata")
     _run(session, _INSERT_MESSAGE, {**values, "seq": seq, "user_id": user_id})
     counted = None
-    if message.role == MessageRole.USER and not is_guest_session:
+    if count_user_message and message.role == MessageRole.USER and not is_guest_session:
         counted = tally_user_messages(session, user_id, 1)
     return NextSeq(seq, user_id, is_guest_session, counted)
 
@@ -489,6 +496,7 @@ def _take_seq_and_store_statement(scope: Scope) -> Select[Any]:
         .cte("stored")
     )
     counts_for_owner = and_(
+        bindparam("count_user_message", type_=Boolean()),
         bindparam("message_role", type_=messages.c.role.type) == MessageRole.USER.value,
         not_(taken.c.is_guest_session),
     )

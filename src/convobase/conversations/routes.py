@@ -197,7 +197,11 @@ async def read_guest_session(
 
 @guest_sessions.post("/claim", responses=problem_responses(401, 403, 409, 422))
 async def claim_guest_session(
-    uow: UnitOfWorkDep, principal: UserDep, tokens: TokensDep, body: GuestSessionClaim
+    uow: UnitOfWorkDep,
+    principal: UserDep,
+    tokens: TokensDep,
+    limits: LimitsDep,
+    body: GuestSessionClaim,
 ) -> ConversationRead:
     """Move a guest conversation, with all its messages, into your account."""
     try:
@@ -206,7 +210,7 @@ async def claim_guest_session(
         raise InvalidGuestToken from error
     if not guest.is_guest:
         raise InvalidGuestToken
-    conversation = await uow.run(service.claim_guest_session, principal, guest=guest)
+    conversation = await uow.run(service.claim_guest_session, principal, guest=guest, limits=limits)
     return ConversationRead.model_validate(conversation)
 
 

@@ -199,7 +199,9 @@ def append_message(
         client_message_id=data.client_message_id,
         created_at=utc_now(),
     )
-    taken = repository.store_message(session, principal, new, scope=scope)
+    taken = repository.store_message(
+        session, principal, new, scope=scope, count_user_message=limits.counts_user_messages
+    )
     if taken is None:
         conversation = repository.get(session, principal, conversation_id, scope=scope)
         if conversation is None:
@@ -338,7 +340,7 @@ def guest_session_status(
 
 
 def claim_guest_session(
-    session: Session, principal: Principal, *, guest: Principal
+    session: Session, principal: Principal, *, guest: Principal, limits: Limits = DEFAULT_LIMITS
 ) -> Conversation:
     """Move a guest's conversation, with all its messages, to the signed-in user.
 
@@ -357,7 +359,7 @@ def claim_guest_session(
     if conversation is None:
         raise GuestSessionAlreadyClaimed
     # The guest's messages count as the user's from now on.
-    if written := conversation.guest_message_count:
+    if limits.counts_user_messages and (written := conversation.guest_message_count):
         tally = repository.tally_user_messages(session, principal.user_id, written)
         events.publish(session, UserMessagesCounted(principal.user_id, tally - written, tally))
     return repository.close_guest_conversation(session, principal, conversation.id)

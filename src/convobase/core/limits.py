@@ -25,6 +25,8 @@ class Limits:
     request_window: timedelta = timedelta(minutes=1)
     guest_sessions_per_address: int = 0
     guest_session_window: timedelta = timedelta(hours=1)
+    # Count each signed-in user's messages as they are written (for analysis).
+    counts_user_messages: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Limits":
@@ -36,6 +38,7 @@ class Limits:
             request_window=timedelta(seconds=settings.request_window_seconds),
             guest_sessions_per_address=settings.guest_sessions_per_address,
             guest_session_window=timedelta(seconds=settings.guest_session_window_seconds),
+            counts_user_messages=settings.analysis_enabled,
         )
 
 
