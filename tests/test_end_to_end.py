@@ -13,6 +13,18 @@ import pytest
 from tests.servers import running_server
 
 
+def minted_user_token(env: dict[str, str], workdir: Path) -> str:
+    """A new user's token, minted by `convobase token` as a developer would."""
+    return subprocess.run(
+        [sys.executable, "-m", "convobase", "token", "--sub", str(uuid.uuid4())],
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Path]]:
     with running_server(tmp_path, {"guest_message_limit": "3"}) as running:
@@ -23,14 +35,7 @@ def test_guest_chats_to_the_limit_signs_up_and_keeps_the_conversation(
     server: tuple[str, dict[str, str], Path],
 ) -> None:
     base, env, log = server
-    user_token = subprocess.run(
-        [sys.executable, "-m", "convobase", "token", "--sub", str(uuid.uuid4())],
-        env=env,
-        cwd=log.parent,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    user_token = minted_user_token(env, log.parent)
 
     with httpx.Client(base_url=base, timeout=10) as client:
         personas = client.get("/v1/personas").json()["items"]
@@ -61,14 +66,7 @@ def test_the_25th_message_becomes_an_analysis_within_seconds(
     server: tuple[str, dict[str, str], Path],
 ) -> None:
     base, env, log = server
-    user_token = subprocess.run(
-        [sys.executable, "-m", "convobase", "token", "--sub", str(uuid.uuid4())],
-        env=env,
-        cwd=log.parent,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    user_token = minted_user_token(env, log.parent)
     as_user = {"Authorization": f"Bearer {user_token}"}
 
     with httpx.Client(base_url=base, timeout=10, headers=as_user) as client:

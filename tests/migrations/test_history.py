@@ -13,7 +13,7 @@ from pytest_alembic.tests import (
     test_up_down_consistency,
     test_upgrade,
 )
-from sqlalchemy import Engine, MetaData, select
+from sqlalchemy import Engine, MetaData, select, text
 
 import convobase.db
 from convobase import table_registry
@@ -52,8 +52,10 @@ def test_stored_conversations_survive_downgrade_and_upgrade(
     assert len(before["messages"]) == 3
 
 
-def _store_a_conversation(engine: Engine) -> None:
-    # Written through the models' tables, which describe the schema at head.
+def _store_a_conversation(engine: Engine, *, user_messages: int = 0) -> uuid.UUID:
+    """A user's conversation of three messages, or of `user_messages` user messages;
+    written through the models' tables, which describe the schema at head (as at every
+    revision since 0003)."""
     tables = table_registry.metadata.tables
     user_id, conversation_id = uuid.uuid4(), uuid.uuid4()
     now = utc_now()
@@ -78,7 +80,7 @@ def _store_a_conversation(engine: Engine) -> None:
                 "user_id": user_id,
                 "title": "Café con Carlos",
                 "context_data": {"level": "A2"},
-                "last_seq": 3,
+                "last_seq": user_messages or 3,
                 "started_at": now,
                 "last_message_at": now,
                 "created_at": now,
@@ -98,13 +100,17 @@ def _store_a_conversation(engine: Engine) -> None:
                     "metadata": {"seq": seq},
                     "created_at": now,
                 }
-                for seq, role, content in [
-                    (1, "user", "¿Dónde está la estación? 🚉"),
-                    (2, "assistant", "Está a la izquierda, María."),
-                    (3, "user", "谢谢"),
-                ]
+                for seq, role, content in (
+                    [(n, "user", f"Mensaje {n}") for n in range(1, user_messages + 1)]
+                    or [
+                        (1, "user", "¿Dónde está la estación? 🚉"),
+                        (2, "assistant", "Está a la izquierda, María."),
+                        (3, "user", "谢谢"),
+                    ]
+                )
             ],
         )
+    return user_id
 
 
 def _dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
@@ -118,3 +124,25 @@ def _dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
             ]
             for name, table in metadata.tables.items()
         }
+
+
+def test_tallies_start_from_the_stored_messages_and_their_full_batches_are_queued(
+    alembic_runner: MigrationContext, alembic_engine: Engine
+) -> None:
+    alembic_runner.migrate_up_to("0006")
+    user_id = _store_a_conversation(alembic_engine, user_messages=52)
+
+    alembic_runner.migrate_up_to("0007")
+    with alembic_engine.connect() as connection:
+        tally = connection.execute(text("SELECT user_id, user_messages FROM message_tallies"))
+        jobs = connection.execute(text("SELECT name, dedup_key FROM job_queue ORDER BY 2"))
+        assert [(uuid.UUID(str(row[0])), row[1]) for row in tally] == [(user_id, 52)]
+        assert [tuple(row) for row in jobs] == [
+            ("analysis", f"analysis:{user_id}:1"),
+            ("analysis", f"analysis:{user_id}:2"),
+        ]
+
+    alembic_runner.migrate_down_to("0006")
+    with alembic_engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM job_queue")).scalar_one() == 0
+        assert connection.execute(text("SELECT count(*) FROM messages")).scalar_one() == 52

@@ -93,10 +93,7 @@ def get_job(session: Session, principal: Principal, job_id: uuid.UUID) -> Job:
 
 def retry_job(session: Session, principal: Principal, job_id: uuid.UUID) -> Job:
     """Queue a failed or cancelled job again, now, with its retries restored (staff)."""
-    _require_staff(principal)
-    job = repository.get(session, job_id, lock=True)
-    if job is None:
-        raise JobNotFound
+    job = _locked_job(session, principal, job_id)
     if job.state not in (JobState.FAILED, JobState.CANCELLED):
         raise JobNotRetryable(f"The job is {job.state}; only a failed or cancelled one is.")
     job.state = JobState.QUEUED.value
@@ -109,10 +106,7 @@ def retry_job(session: Session, principal: Principal, job_id: uuid.UUID) -> Job:
 
 def cancel_job(session: Session, principal: Principal, job_id: uuid.UUID) -> Job:
     """Cancel a queued job: no worker will run it (staff)."""
-    _require_staff(principal)
-    job = repository.get(session, job_id, lock=True)
-    if job is None:
-        raise JobNotFound
+    job = _locked_job(session, principal, job_id)
     if job.state != JobState.QUEUED:
         raise JobNotCancellable(f"The job is {job.state}; only a queued one can be cancelled.")
     job.state = JobState.CANCELLED.value
@@ -136,6 +130,15 @@ def purge_finished(session: Session, *, before: datetime) -> int:
 def last_worker_seen(session: Session) -> datetime | None:
     """When a worker last said it was alive, if any ever did."""
     return repository.last_worker_seen(session)
+
+
+def _locked_job(session: Session, principal: Principal, job_id: uuid.UUID) -> Job:
+    """The job, locked until the transaction ends, for staff to change."""
+    _require_staff(principal)
+    job = repository.get(session, job_id, lock=True)
+    if job is None:
+        raise JobNotFound
+    return job
 
 
 def _require_staff(principal: Principal) -> None:
