@@ -41,6 +41,7 @@ def serve(
         f"convobase on {base}\n"
         f"  database:    {settings.url.render_as_string()} (schema {result.after})\n"
         f"  API docs:    {base}/docs\n"
+        f"  jobs:        {_jobs_line(settings)}\n"
         f"  user token:  {_dev_token(tokens, demo.DEV_USER, Role.AUTHENTICATED)}\n"
         f"  staff token: {_dev_token(tokens, demo.DEV_STAFF, Role.SERVICE_ROLE)}\n"
         f"  (development tokens, valid for a day; mint others with `convobase token`)"
@@ -98,6 +99,12 @@ def _seed(settings: Settings) -> int:
             return demo.seed_demo_personas(session)
     finally:
         container.close()
+
+
+def _jobs_line(settings: Settings) -> str:
+    if settings.runs_in_process_worker:
+        return "a worker runs in this process"
+    return "run `convobase worker` beside the API"
 
 
 def _dev_token(tokens: TokenAuthority, principal: Principal, role: Role) -> str:

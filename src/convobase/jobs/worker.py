@@ -275,7 +275,9 @@ class Worker:
                 exc_info=error,
             )
         else:
-            logger.error("job %s (%s) failed for good: %s", job.id, job.name, message)
+            logger.error(
+                "job %s (%s) failed for good: %s", job.id, job.name, message, exc_info=error
+            )
 
     def _upkeep(self) -> None:
         """Say this worker is alive, renew its leases, re-queue the jobs of workers
