@@ -16,7 +16,7 @@ def analysis_task(analyzer: Analyzer, rule: MilestoneRule) -> Task:
         # The job reaches only this user's rows (row level security on PostgreSQL).
         user = Principal.user(uuid.UUID(run.payload["user_id"]))
         batch_number = int(run.payload["batch"])
-        with run.transaction(user) as session:
+        with run.transaction(user, readonly=True) as session:
             batch = service.load_batch(session, user, batch_number)
         if not batch.messages:
             return  # deleted since they were counted: nothing left to analyse

@@ -58,10 +58,10 @@ class JobRun:
         self.finished = False
 
     @contextmanager
-    def transaction(self, principal: Principal) -> Iterator[Session]:
+    def transaction(self, principal: Principal, *, readonly: bool = False) -> Iterator[Session]:
         """A transaction acting as `principal` (row level security applies), for what
-        the handler reads or does before its last step."""
-        with self._database.transaction(principal) as session:
+        the handler reads or does before its last step; `readonly` if it only reads."""
+        with self._database.transaction(principal, readonly=readonly) as session:
             yield session
 
     @contextmanager
