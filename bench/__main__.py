@@ -1,7 +1,8 @@
-"""Benchmarks: `python -m bench [store|http|http-mixed|drivers|all]
+"""Benchmarks: `python -m bench [store|http|http-mixed|drivers|jobs|all]
 [--backend sqlite|postgresql|all] [--quick] [--json FILE]`. Each figure is printed beside
 the plain driver's, same run; `http` includes `http-mixed` (latest-50 reads while 8
-clients append, beside the same reads alone)."""
+clients append, beside the same reads alone); `jobs` puts the job queue beside
+procrastinate's (PostgreSQL)."""
 
 import argparse
 import json
@@ -21,7 +22,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "suite",
         nargs="?",
-        choices=("store", "http", "http-mixed", "drivers", "all"),
+        choices=("store", "http", "http-mixed", "drivers", "jobs", "all"),
         default="all",
     )
     parser.add_argument("--backend", choices=(*BACKENDS, "all"), default="all")
@@ -77,6 +78,16 @@ def main(argv: Sequence[str]) -> int:
             {"operation": op, "clients": n, "driver": driver, **m.as_dict()}
             for op, n, driver, m in measured
         ]
+    if options.suite in ("jobs", "all"):
+        from bench import jobs
+
+        job_rows = []
+        for backend in backends:
+            print(f"background jobs on {backend} ...", file=sys.stderr, flush=True)
+            job_rows += jobs.run(backend, quick=options.quick)
+        print("\n## Background jobs\n")
+        print(jobs.markdown_table(job_rows))
+        results["jobs"] = [row.as_dict() for row in job_rows]
     if options.json is not None:
         options.json.parent.mkdir(parents=True, exist_ok=True)
         options.json.write_text(json.dumps({"machine": machine_line(), **results}, indent=2))
