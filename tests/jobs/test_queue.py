@@ -2,6 +2,7 @@
 with backoff, and dead-lettered; on both databases."""
 
 import threading
+import time
 import uuid
 from collections import Counter
 from datetime import timedelta
@@ -13,6 +14,7 @@ from sqlalchemy.exc import ProgrammingError
 from convobase.core.principal import Principal
 from convobase.db.session import Database
 from convobase.jobs import service as job_service
+from convobase.jobs import wakeup
 from convobase.jobs.errors import JobNotFound
 from convobase.jobs.models import JobState
 from convobase.jobs.worker import Backoff, JobRun, Periodic, Task, Worker
@@ -215,6 +217,7 @@ def test_a_periodic_task_is_queued_once_per_period_however_many_workers_look(
 ) -> None:
     ran: list[object] = []
     hourly = Periodic("record", every=timedelta(hours=1), payload={"n": "tick"})
+    clock.advance(hourly.period(clock.now) + timedelta(hours=1, minutes=1) - clock.now)
     workers = [Worker(database, [recording(ran)], periodic=[hourly], clock=clock) for _ in range(3)]
     for worker in workers:
         worker.run_until_idle()
@@ -242,3 +245,36 @@ def test_no_callers_role_can_read_the_queue(database: Database, principal: Princ
 
     with pytest.raises(ProgrammingError, match="permission denied for table job_queue"):
         read_the_queue_as(database, principal)
+
+
+def completes_while_the_worker_would_still_be_sleeping(database: Database) -> bool:
+    """Start a worker that polls once a minute, queue a job, and say whether the job
+    completed within ten seconds: only a wake-up can do that."""
+    ran: list[object] = []
+    worker = Worker(database, [recording(ran)], poll_interval=60)
+    running = threading.Thread(target=worker.run)
+    running.start()
+    try:
+        worker.run_once()  # the loop is idle (nothing due) by the time this returns
+        time.sleep(0.2)
+        with database.transaction(STAFF) as session:
+            job_service.enqueue(session, "record", {"n": 1})
+        deadline = time.monotonic() + 10
+        while not ran and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return ran == [1]
+    finally:
+        worker.stop()
+        running.join()
+
+
+def test_a_job_queued_in_this_process_wakes_its_idle_workers(database: Database) -> None:
+    assert completes_while_the_worker_would_still_be_sleeping(database)
+
+
+@pytest.mark.parametrize("template_database", ["postgresql"], indirect=True)
+def test_a_job_queued_anywhere_wakes_idle_workers_through_notify(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wakeup, "after_commit", lambda session: None)  # not in-process
+    assert completes_while_the_worker_would_still_be_sleeping(database)

@@ -14,6 +14,9 @@ from convobase.core.principal import Principal
 from convobase.db.engine import ROLES, Roles
 
 IDENTITY_KEY = "convobase.identity"
+# The identity the current transaction's connection was last told: so that switching
+# to one it already has sends nothing.
+APPLIED_KEY = "convobase.identity.applied"
 # Sent straight to the driver (psycopg): every transaction runs one, and SQLAlchemy's
 # execution machinery would cost more Python than the statement's round trip.
 _SET_CLAIMS = "SELECT set_config('request.jwt.claims', %s, true)"
@@ -77,8 +80,12 @@ def keeping_jobs(session: Session) -> Iterator[None]:
 
 def _act(session: Session, identity: Identity) -> None:
     session.info[IDENTITY_KEY] = identity
-    if session.in_transaction():
-        _set_claims(session.connection(), identity)
+    if not session.in_transaction():
+        return  # the transaction's beginning applies it
+    connection = session.connection()  # beginning the transaction now applies it
+    if session.info.get(APPLIED_KEY) is not identity:
+        _set_claims(connection, identity)
+        session.info[APPLIED_KEY] = identity
 
 
 def _set_claims(connection: Connection, identity: Identity) -> None:
@@ -103,4 +110,6 @@ def _identify_transaction(
     session: Session, transaction: SessionTransaction, connection: Connection
 ) -> None:
     if IDENTITY_KEY in session.info:
-        _set_claims(connection, session.info[IDENTITY_KEY])
+        identity = session.info[IDENTITY_KEY]
+        _set_claims(connection, identity)
+        session.info[APPLIED_KEY] = identity

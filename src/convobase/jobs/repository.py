@@ -7,13 +7,16 @@ can read the queue. Times are bind parameters from the worker's clock, never the
 database's `now()`, so that tests can move time.
 """
 
+import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
+import psycopg
 from sqlalchemy import (
+    Engine,
     Table,
     bindparam,
     case,
@@ -258,6 +261,25 @@ def last_worker_seen(session: Session) -> datetime | None:
 def forget_workers(session: Session, *, seen_before: datetime) -> int:
     """Delete the rows of workers not seen since `seen_before`."""
     return _changed(session, delete(workers).where(workers.c.last_seen_at < seen_before))
+
+
+# --- waking workers ------------------------------------------------------------------
+
+# The channel a new job's transaction NOTIFYs on commit (migration 0006's trigger).
+CHANNEL = "convobase_jobs"
+
+
+def new_job_notices(engine: Engine, stopping: threading.Event) -> Iterator[None]:
+    """Yield each time jobs were queued (PostgreSQL's NOTIFY), until `stopping` is
+    set; on SQLite, nothing. Listens on a connection of its own."""
+    if engine.dialect.name != "postgresql":
+        return
+    conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        connection.execute(f"LISTEN {CHANNEL}")
+        while not stopping.is_set():
+            for _ in connection.notifies(timeout=1.0, stop_after=1):
+                yield
 
 
 # --- staff ---------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from convobase.core.pagination import (
 )
 from convobase.core.principal import Principal
 from convobase.core.time import utc_now
-from convobase.jobs import repository
+from convobase.jobs import repository, wakeup
 from convobase.jobs.errors import JobNotCancellable, JobNotFound, JobNotRetryable
 from convobase.jobs.models import Job, JobState
 from convobase.jobs.repository import NewJob
@@ -60,7 +60,10 @@ def enqueue(
         dedup_key=dedup_key,
         for_user_id=for_user_id,
     )
-    return QueuedJob(*repository.insert(session, job))
+    queued = QueuedJob(*repository.insert(session, job))
+    if queued.created:
+        wakeup.after_commit(session)
+    return queued
 
 
 def list_jobs(

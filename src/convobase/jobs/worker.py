@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from convobase.core.principal import Principal
 from convobase.core.time import utc_now
 from convobase.db.session import Database
-from convobase.jobs import repository
+from convobase.jobs import repository, wakeup
 from convobase.jobs import service as job_service
 from convobase.jobs.models import MAX_ERROR_LENGTH
 from convobase.jobs.models import Worker as WorkerRow
@@ -176,11 +176,16 @@ class Worker:
     def run(self) -> None:
         """Work until `stop` is called; then finish the jobs in hand, and return."""
         self._register()
+        wakeup.register(self._wake)
+        listener = threading.Thread(target=self._listen, name="job-notices", daemon=True)
+        listener.start()
         running: set[Future[None]] = set()
         next_upkeep = 0.0
         try:
             with ThreadPoolExecutor(self.concurrency, thread_name_prefix="job") as pool:
                 while not self._stopping.is_set():
+                    # Cleared before looking, so that a job queued meanwhile wakes the wait.
+                    self._wake.clear()
                     now = self._monotonic()
                     if now >= next_upkeep:
                         self._upkeep()
@@ -195,10 +200,23 @@ class Worker:
                     if free and len(claimed) == free:
                         continue  # there may be more due: claim again at once
                     self._wake.wait(min(self._poll_interval, max(next_upkeep - now, 0.0)))
-                    self._wake.clear()
                 # Leaving the pool's block waits for the jobs in hand to finish.
         finally:
+            wakeup.unregister(self._wake)
             self._unregister()
+            listener.join()
+
+    def _listen(self) -> None:
+        """Wake the loop whenever jobs are queued (PostgreSQL's NOTIFY), until stopped;
+        if the listening connection fails, polling goes on and listening starts again."""
+        while not self._stopping.is_set():
+            try:
+                for _ in repository.new_job_notices(self._database.engine, self._stopping):
+                    self._wake.set()
+                return
+            except Exception:
+                logger.warning("listening for new jobs failed; polling meanwhile", exc_info=True)
+                self._stopping.wait(self._poll_interval)
 
     def stop(self) -> None:
         """Ask `run` to stop claiming, finish the jobs in hand and return."""

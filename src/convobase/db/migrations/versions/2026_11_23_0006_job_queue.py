@@ -11,7 +11,8 @@ partial indexes serve the claim, the sweep of expired leases and the purge.
 
 On PostgreSQL the queue belongs to a role of its own, `convobase_jobs`, under row
 level security: workers act as it, and a caller's transaction switches to it only to
-queue a job. No caller's role, and not staff's, can read the queue.
+queue a job. No caller's role, and not staff's, can read the queue. A new job
+NOTIFYs `convobase_jobs` when its transaction commits, which wakes idle workers.
 """
 
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 JOBS_ROLE = "convobase_jobs"
+CHANNEL = "convobase_jobs"
 TABLES = ("job_queue", "job_workers", "job_schedules")
 LIVE = "state IN ('queued', 'active')"
 FINISHED = "state IN ('completed', 'failed', 'cancelled')"
@@ -149,12 +151,27 @@ def _protect() -> None:
             f"CREATE POLICY {table}_owner_maintenance ON {table} FOR ALL"
             " TO CURRENT_USER USING (true)"
         )
+    # Once per statement: PostgreSQL folds a transaction's notifications into one.
+    op.execute(
+        f"""
+        CREATE FUNCTION convobase_jobs_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_notify('{CHANNEL}', '');
+            RETURN NULL;
+        END $$
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER job_queue_notify AFTER INSERT ON job_queue"
+        " FOR EACH STATEMENT EXECUTE FUNCTION convobase_jobs_notify()"
+    )
 
 
 def downgrade() -> None:
     for table in reversed(TABLES):
         op.drop_table(table)
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION convobase_jobs_notify()")
         op.execute(f"REVOKE USAGE ON SCHEMA public FROM {JOBS_ROLE}")
         op.execute(f"REVOKE {JOBS_ROLE} FROM {security.APP_ROLE}")
         # The role itself is cluster-wide and may serve other databases: it is kept.
