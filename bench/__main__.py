@@ -1,4 +1,4 @@
-"""Benchmarks: `python -m bench [store|http|http-mixed|drivers|jobs|all]
+"""Benchmarks: `python -m bench [store|trigger|http|http-mixed|drivers|jobs|all]
 [--backend sqlite|postgresql|all] [--quick] [--json FILE]`. Each figure is printed beside
 the plain driver's, same run; `http` includes `http-mixed` (latest-50 reads while 8
 clients append, beside the same reads alone); `jobs` puts the job queue beside
@@ -22,7 +22,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "suite",
         nargs="?",
-        choices=("store", "http", "http-mixed", "drivers", "jobs", "all"),
+        choices=("store", "trigger", "http", "http-mixed", "drivers", "jobs", "all"),
         default="all",
     )
     parser.add_argument("--backend", choices=(*BACKENDS, "all"), default="all")
@@ -44,6 +44,22 @@ def main(argv: Sequence[str]) -> int:
         print(markdown_table(rows))
         print(flatness(rows))
         results["store"] = [row.as_dict() for row in rows]
+    if options.suite in ("store", "trigger", "all"):
+        sizes = store.Sizes.quick() if options.quick else store.Sizes.full()
+        print("\n## The analysis trigger on the append path\n")
+        print("| db | append p50, trigger on | off | p95 on | off | p50 added |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        trigger: list[dict[str, object]] = []
+        for backend in backends:
+            with bench_database(backend) as database:
+                on, off = store.trigger_cost(database, sizes)
+            added = on.p50 / off.p50 - 1
+            print(
+                f"| {backend} | {on.p50:.3f} | {off.p50:.3f} | {on.p95:.3f} | {off.p95:.3f} "
+                f"| {added:+.1%} |"
+            )
+            trigger.append({"backend": backend, "on": on.as_dict(), "off": off.as_dict()})
+        results["trigger"] = trigger
     if options.suite in ("http", "all"):
         from bench import http
 

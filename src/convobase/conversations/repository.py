@@ -24,7 +24,6 @@ from sqlalchemy import (
     bindparam,
     false,
     insert,
-    literal,
     not_,
     or_,
     select,
@@ -233,18 +232,44 @@ def store_message(
             "count_user_message": count_user_message,
         }
         row = _run(session, _take_seq_and_store_statement(scope), {**take, **store}).first()
-        return None if row is None else NextSeq(*row)
-    row = _run(session, _take_next_seq_statement(scope), take).first()
-    if row is None:
-        return None
-    seq, user_id, is_guest_session = row
-    values = message._asdict()
-    values["metadata"] = values.pop("message_metadata")
-    _run(session, _INSERT_MESSAGE, {**values, "seq": seq, "user_id": user_id})
-    counted = None
-    if count_user_message and message.role == MessageRole.USER and not is_guest_session:
-        counted = tally_user_messages(session, user_id, 1)
-    return NextSeq(seq, user_id, is_guest_session, counted)
+        if row is None:
+            return None
+        seq, user_id, is_guest_session, counted = row
+    else:
+        row = _run(session, _take_next_seq_statement(scope), take).first()
+        if row is None:
+            return None
+        seq, user_id, is_guest_session = row
+        values = message._asdict()
+        values["metadata"] = values.pop("message_metadata")
+        _run(session, _INSERT_MESSAGE, {**values, "seq": seq, "user_id": user_id})
+        counted = None
+    counts = count_user_message and message.role == MessageRole.USER and not is_guest_session
+    if counts and counted is None:
+        # SQLite counts here; PostgreSQL counted in the statement above, unless this is
+        # the user's first message and their tally has no row yet.
+        counted = _count_one(session, user_id)
+    return NextSeq(seq, user_id, is_guest_session, counted if counts else None)
+
+
+# Sent straight to SQLite's driver: it runs on every user message, and SQLAlchemy's
+# execution machinery costs several times SQLite's own work for it (docs/performance.md).
+# The id is bound as SQLAlchemy stores a UUID on SQLite: 32 hexadecimal digits.
+_SQLITE_COUNT_ONE = (
+    "INSERT INTO message_tallies (user_id, user_messages) VALUES (?, 1)"
+    " ON CONFLICT (user_id) DO UPDATE SET user_messages = user_messages + 1"
+    " RETURNING user_messages"
+)
+
+
+def _count_one(session: Session, user_id: uuid.UUID) -> int:
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return tally_user_messages(session, user_id, 1)
+    driver_connection = connection.connection.driver_connection
+    assert driver_connection is not None
+    (tally,) = driver_connection.execute(_SQLITE_COUNT_ONE, (user_id.hex,)).fetchone()
+    return int(tally)
 
 
 def tally_user_messages(session: Session, user_id: uuid.UUID, count: int) -> int:
@@ -500,16 +525,12 @@ def _take_seq_and_store_statement(scope: Scope) -> Select[Any]:
         bindparam("message_role", type_=messages.c.role.type) == MessageRole.USER.value,
         not_(taken.c.is_guest_session),
     )
+    # A plain UPDATE: the user's row exists from their first message on, and an upsert
+    # here would cost a speculative insert every time (store_message adds the row).
     counted = (
-        postgresql.insert(tallies)
-        .from_select(
-            ["user_id", "user_messages"],
-            select(taken.c.user_id, literal(1)).where(counts_for_owner),
-        )
-        .on_conflict_do_update(
-            index_elements=[tallies.c.user_id],
-            set_={"user_messages": tallies.c.user_messages + 1},
-        )
+        update(tallies)
+        .where(tallies.c.user_id == taken.c.user_id, counts_for_owner)
+        .values(user_messages=tallies.c.user_messages + 1)
         .returning(tallies.c.user_messages)
         .cte("counted")
     )
