@@ -430,10 +430,10 @@ def markdown_table(rows: Sequence[JobsRow]) -> str:
         "- Each worker process runs one job at a time: convobase `Worker(concurrency=1)`;"
         f" procrastinate {version('procrastinate')} `concurrency=1`, its no-op task a"
         " coroutine.",
-        f"- convobase's workers poll: an idle worker looks for due jobs every {poll}"
-        " (`worker_poll_seconds`), a busy one claims again as soon as its job is done."
-        " procrastinate's listen for NOTIFY on PostgreSQL and poll every"
-        f" {poll} as a fallback.",
+        "- Idle workers of both are woken by a NOTIFY of each new job on PostgreSQL, and"
+        f" poll every {poll} besides (convobase: `worker_poll_seconds`); on SQLite"
+        " convobase's workers in other processes than the producer's poll. A busy worker"
+        " claims again as soon as its job is done.",
         "- Latency: enqueue → completion of each job (ms), from the queue's own timestamps;"
         " jobs/s: the jobs over first enqueue → last completion; enqueue/s: the producer's"
         " rate, one job per transaction; enqueue max: its slowest transaction (ms)."
