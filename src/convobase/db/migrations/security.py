@@ -17,6 +17,21 @@ STAFF_ROLE = "convobase_staff"
 OWNER = "user_id = (SELECT convobase_uid())"
 
 
+def create_role(role: str) -> None:
+    """Create the NOLOGIN role `role` unless the cluster has it (roles are cluster-wide:
+    another database may have made it). Downgrades keep it, for the same reason."""
+    if _is_postgresql():
+        op.execute(
+            f"""
+            DO $$ BEGIN
+                IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
+                    CREATE ROLE {role} NOLOGIN NOINHERIT;
+                END IF;
+            END $$
+            """
+        )
+
+
 def protect_user_table(table: str, *, staff_access: bool) -> None:
     """Let the service's roles use `table` under row level security: each caller
     reaches the rows whose `user_id` is theirs, staff every row if `staff_access`;

@@ -130,15 +130,7 @@ def upgrade() -> None:
 
 
 def _protect() -> None:
-    op.execute(
-        f"""
-        DO $$ BEGIN
-            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{JOBS_ROLE}') THEN
-                CREATE ROLE {JOBS_ROLE} NOLOGIN NOINHERIT;
-            END IF;
-        END $$
-        """
-    )
+    security.create_role(JOBS_ROLE)
     # The service switches to the queue's role to queue and to run jobs.
     op.execute(f"GRANT {JOBS_ROLE} TO {security.APP_ROLE}")
     op.execute(f"GRANT USAGE ON SCHEMA public TO {JOBS_ROLE}")
