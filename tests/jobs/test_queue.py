@@ -5,7 +5,8 @@ import threading
 import time
 import uuid
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -278,3 +279,23 @@ def test_a_job_queued_anywhere_wakes_idle_workers_through_notify(
 ) -> None:
     monkeypatch.setattr(wakeup, "after_commit", lambda session: None)  # not in-process
     assert completes_while_the_worker_would_still_be_sleeping(database)
+
+
+def test_a_cron_schedule_names_the_period_by_its_latest_time() -> None:
+    nightly = Periodic("purge", cron="30 3 * * *")
+    assert nightly.period(datetime(2026, 11, 23, 12, 0, tzinfo=UTC)) == datetime(
+        2026, 11, 23, 3, 30, tzinfo=UTC
+    )
+    assert nightly.period(datetime(2026, 11, 23, 2, 0, tzinfo=UTC)) == datetime(
+        2026, 11, 22, 3, 30, tzinfo=UTC
+    )
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [{}, {"every": timedelta(hours=1), "cron": "0 * * * *"}, {"cron": "every day"}],
+    ids=["neither", "both", "not-cron"],
+)
+def test_a_periodic_task_needs_one_valid_schedule(schedule: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=r"periodic task|cron"):
+        Periodic("purge", **schedule)
