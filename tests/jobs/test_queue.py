@@ -18,7 +18,7 @@ from convobase.jobs import service as job_service
 from convobase.jobs import wakeup
 from convobase.jobs.errors import JobNotFound
 from convobase.jobs.models import JobState
-from convobase.jobs.worker import Backoff, JobRun, Periodic, Task, Worker
+from convobase.jobs.worker import Backoff, JobRun, Periodic, Task, TryAgain, Worker
 from tests.clocks import FakeClock
 
 STAFF = Principal.staff()
@@ -299,3 +299,44 @@ def test_a_cron_schedule_names_the_period_by_its_latest_time() -> None:
 def test_a_periodic_task_needs_one_valid_schedule(schedule: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=r"periodic task|cron"):
         Periodic("purge", **schedule)
+
+
+def test_a_job_that_must_try_again_later_keeps_its_retries(
+    database: Database, clock: FakeClock
+) -> None:
+    tries: list[int] = []
+
+    def busy(run: JobRun) -> None:
+        tries.append(run.attempt)
+        if len(tries) < 5:
+            raise TryAgain("another run holds the batch", delay=timedelta(seconds=2))
+
+    with database.transaction(STAFF) as session:
+        queued = job_service.enqueue(session, "busy", {}, retry_limit=1)
+    worker = Worker(database, [Task("busy", busy)], clock=clock)
+    for _ in range(5):
+        worker.run_once()
+        clock.advance(timedelta(seconds=2))
+
+    assert tries == [1, 2, 3, 4, 5]
+    with database.transaction(STAFF) as session:
+        job = job_service.get_job(session, STAFF, queued.id)
+        assert (job.state, job.retry_count) == (JobState.COMPLETED, 0)
+
+
+def test_a_worker_taken_for_dead_registers_again_when_it_comes_back(
+    database: Database, clock: FakeClock
+) -> None:
+    def workers_seen() -> set[str]:
+        with database.job_keeping() as session:
+            return set(session.scalars(text("SELECT id FROM job_workers")))
+
+    paused = Worker(database, [Task("noop", lambda run: None)], clock=clock)
+    paused._register()
+    clock.advance(paused.lease * 11)
+    Worker(database, [Task("noop", lambda run: None)], clock=clock).run_once()  # forgets it
+    assert paused.id not in workers_seen()
+
+    paused.run_once()
+
+    assert paused.id in workers_seen()

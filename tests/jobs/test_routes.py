@@ -45,6 +45,7 @@ def test_staff_cancel_a_queued_job_then_retry_it(api: Api) -> None:
     assert (cancelled.status_code, cancelled.json()["state"]) == (200, "cancelled")
     assert (again.status_code, again.json()["code"]) == (409, "job_not_cancellable")
     assert (retried.status_code, retried.json()["state"]) == (200, "queued")
+    assert (retried.json()["attempts"], retried.json()["retry_count"]) == (0, 0)
     assert (retried_again.status_code, retried_again.json()["code"]) == (409, "job_not_retryable")
 
 

@@ -130,10 +130,12 @@ def claim(
     return [ClaimedJob(*row) for row in rows]
 
 
-def complete(session: Session, job_id: uuid.UUID, *, worker: str, now: datetime) -> bool:
-    """Mark the job completed if `worker` still holds its lease; False if it does not
-    (the lease ran out and the job went to another worker)."""
-    parameters = {"job_id": job_id, "worker": worker, "now": now}
+def complete(
+    session: Session, job_id: uuid.UUID, *, worker: str, attempt: int, now: datetime
+) -> bool:
+    """Mark the job completed if `worker` still holds its lease for `attempt`; False if
+    not (the lease ran out, and the job went to another worker or another attempt)."""
+    parameters = {"job_id": job_id, "worker": worker, "attempt": attempt, "now": now}
     with identity.keeping_jobs(session):
         return bool(_changed(session, _COMPLETE, parameters))
 
@@ -143,23 +145,26 @@ def fail(
     job_id: uuid.UUID,
     *,
     worker: str,
+    attempt: int,
     now: datetime,
     error: str,
     retry_at: datetime | None,
+    counts_as_retry: bool = True,
 ) -> bool:
-    """Record a failed attempt: queued again at `retry_at`, or, with None, failed for
-    good (the dead letter). False if `worker` no longer holds the lease."""
+    """Record a failed attempt: queued again at `retry_at` (a retry, unless
+    `counts_as_retry` is false), or, with None, failed for good (the dead letter).
+    False if `worker` no longer holds the lease for `attempt`."""
     retrying = retry_at is not None
     values: dict[str, Any] = {
         "state": JobState.QUEUED.value if retrying else JobState.FAILED.value,
         "lease_owner": None,
         "lease_expires_at": None,
         "last_error": error,
-        "retry_count": jobs.c.retry_count + (1 if retrying else 0),
+        "retry_count": jobs.c.retry_count + (1 if retrying and counts_as_retry else 0),
         "start_after": retry_at if retrying else jobs.c.start_after,
         "completed_at": None if retrying else now,
     }
-    statement = update(jobs).where(*_held_by(job_id, worker)).values(values)
+    statement = update(jobs).where(*_held_by(job_id, worker, attempt)).values(values)
     with identity.keeping_jobs(session):
         return bool(_changed(session, statement))
 
@@ -179,11 +184,19 @@ def release(session: Session, worker: str) -> int:
     return _changed(session, statement)
 
 
-def renew_leases(session: Session, worker: str, *, lease_until: datetime) -> int:
-    """Extend the lease of every job `worker` holds."""
+def renew_leases(
+    session: Session, worker: str, job_ids: Sequence[uuid.UUID], *, lease_until: datetime
+) -> int:
+    """Extend the leases `worker` holds on `job_ids`, the jobs it is running."""
+    if not job_ids:
+        return 0
     statement = (
         update(jobs)
-        .where(jobs.c.state == JobState.ACTIVE.value, jobs.c.lease_owner == worker)
+        .where(
+            jobs.c.state == JobState.ACTIVE.value,
+            jobs.c.lease_owner == worker,
+            jobs.c.id.in_(job_ids),
+        )
         .values(lease_expires_at=lease_until)
     )
     return _changed(session, statement)
@@ -236,13 +249,22 @@ def claim_period(session: Session, name: str, period: datetime) -> bool:
 
 
 def register_worker(session: Session, worker: Worker) -> None:
-    session.add(worker)
-    session.flush()
+    """Add the worker's row, or, if it has one already, mark it seen now."""
+    values = {column.key: getattr(worker, column.key) for column in workers.c}
+    statement = (
+        dialect.insert(session, Worker)
+        .values(values)
+        .on_conflict_do_update(
+            index_elements=[workers.c.id], set_={"last_seen_at": worker.last_seen_at}
+        )
+    )
+    session.execute(statement)
 
 
-def beat(session: Session, worker: str, now: datetime) -> None:
-    """Record that `worker` is alive."""
-    session.execute(update(workers).where(workers.c.id == worker).values(last_seen_at=now))
+def beat(session: Session, worker: str, now: datetime) -> bool:
+    """Record that `worker` is alive; False if its row is gone (it was taken for dead)."""
+    statement = update(workers).where(workers.c.id == worker).values(last_seen_at=now)
+    return bool(_changed(session, statement))
 
 
 def unregister_worker(session: Session, worker: str) -> None:
@@ -275,7 +297,7 @@ def new_job_notices(engine: Engine, stopping: threading.Event) -> Iterator[None]
     if engine.dialect.name != "postgresql":
         return
     conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as connection:
+    with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as connection:
         connection.execute(f"LISTEN {CHANNEL}")
         while not stopping.is_set():
             for _ in connection.notifies(timeout=1.0, stop_after=1):
@@ -330,11 +352,12 @@ def _changed(session: Session, statement: Any, parameters: dict[str, Any] | None
     return session.connection().execute(statement, parameters).rowcount
 
 
-def _held_by(job_id: uuid.UUID, worker: str) -> tuple[Any, ...]:
+def _held_by(job_id: uuid.UUID, worker: str, attempt: int) -> tuple[Any, ...]:
     return (
         jobs.c.id == job_id,
         jobs.c.state == JobState.ACTIVE.value,
         jobs.c.lease_owner == worker,
+        jobs.c.attempts == attempt,
     )
 
 
@@ -380,6 +403,7 @@ _COMPLETE = (
         jobs.c.id == bindparam("job_id"),
         jobs.c.state == JobState.ACTIVE.value,
         jobs.c.lease_owner == bindparam("worker"),
+        jobs.c.attempts == bindparam("attempt"),
     )
     .values(
         state=JobState.COMPLETED.value,

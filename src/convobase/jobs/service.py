@@ -101,9 +101,11 @@ def retry_job(session: Session, principal: Principal, job_id: uuid.UUID) -> Job:
         raise JobNotRetryable(f"The job is {job.state}; only a failed or cancelled one is.")
     job.state = JobState.QUEUED.value
     job.retry_count = 0
+    job.attempts = 0
     job.start_after = utc_now()
     job.completed_at = None
     repository.save(session)
+    wakeup.after_commit(session)
     return job
 
 

@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,6 +42,15 @@ LEASE_LOST = "lease expired: the worker running it stopped answering"
 
 class LeaseLost(Exception):
     """The job's lease ran out before it finished; another worker may be running it."""
+
+
+class TryAgain(Exception):
+    """The job cannot run now, through no failure of its own (another run holds what
+    it needs): it is queued again after `delay`, without using one of its retries."""
+
+    def __init__(self, reason: str, delay: timedelta = timedelta(seconds=5)) -> None:
+        super().__init__(reason)
+        self.delay = delay
 
 
 class JobRun:
@@ -77,7 +86,7 @@ class JobRun:
         with transaction as session:
             yield session
             if not repository.complete(
-                session, self.job_id, worker=self._worker, now=self._clock()
+                session, self.job_id, worker=self._worker, attempt=self.attempt, now=self._clock()
             ):
                 raise LeaseLost
         self.finished = True
@@ -170,6 +179,9 @@ class Worker:
         self._upkeep_interval = lease.total_seconds() / 3
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        # The jobs being run now: only their leases are renewed.
+        self._in_hand: set[uuid.UUID] = set()
+        self._in_hand_lock = threading.Lock()
 
     # --- the loop ----------------------------------------------------------------------
 
@@ -187,12 +199,18 @@ class Worker:
                     # Cleared before looking, so that a job queued meanwhile wakes the wait.
                     self._wake.clear()
                     now = self._monotonic()
-                    if now >= next_upkeep:
-                        self._upkeep()
-                        next_upkeep = now + self._upkeep_interval
                     running = {future for future in running if not future.done()}
                     free = self.concurrency - len(running)
-                    claimed = self._claim(free) if free else []
+                    try:
+                        if now >= next_upkeep:
+                            self._upkeep()
+                            next_upkeep = now + self._upkeep_interval
+                        claimed = self._claim(free) if free else []
+                    except Exception:
+                        # The database may be away a moment: the worker outlives it.
+                        logger.exception("worker %s could not reach the queue", self.id)
+                        self._stopping.wait(self._poll_interval)
+                        continue
                     for job in claimed:
                         future = pool.submit(self._run, job)
                         future.add_done_callback(lambda _: self._wake.set())
@@ -200,11 +218,21 @@ class Worker:
                     if free and len(claimed) == free:
                         continue  # there may be more due: claim again at once
                     self._wake.wait(min(self._poll_interval, max(next_upkeep - now, 0.0)))
-                # Leaving the pool's block waits for the jobs in hand to finish.
+                self._finish_in_hand(running)
         finally:
             wakeup.unregister(self._wake)
             self._unregister()
-            listener.join()
+            listener.join(timeout=15)
+
+    def _finish_in_hand(self, running: set[Future[None]]) -> None:
+        """Wait for the jobs in hand, keeping their leases (and this worker) alive."""
+        while running:
+            _, running = wait(running, timeout=self._upkeep_interval)
+            if running:
+                try:
+                    self._upkeep()
+                except Exception:
+                    logger.exception("worker %s could not reach the queue", self.id)
 
     def _listen(self) -> None:
         """Wake the loop whenever jobs are queued (PostgreSQL's NOTIFY), until stopped;
@@ -260,28 +288,57 @@ class Worker:
             )
 
     def _run(self, job: ClaimedJob) -> None:
+        with self._in_hand_lock:
+            self._in_hand.add(job.id)
+        try:
+            self._attempt(job)
+        except Exception:
+            # Recording the outcome failed: the lease runs out, and the job runs again.
+            logger.exception("job %s (%s): its outcome could not be recorded", job.id, job.name)
+        finally:
+            with self._in_hand_lock:
+                self._in_hand.discard(job.id)
+
+    def _attempt(self, job: ClaimedJob) -> None:
         run = JobRun(job, self._database, self.id, self._clock)
         try:
             self._tasks[job.name].handler(run)
             if not run.finished:
                 with self._database.job_keeping() as session:
-                    if not repository.complete(session, job.id, worker=self.id, now=self._clock()):
+                    if not repository.complete(
+                        session, job.id, worker=self.id, attempt=job.attempts, now=self._clock()
+                    ):
                         raise LeaseLost
         except LeaseLost:
             logger.warning("job %s (%s): lease lost; its result was discarded", job.id, job.name)
+        except TryAgain as later:
+            self._record_failure(job, later, delay=later.delay)
         except Exception as error:
             self._record_failure(job, error)
 
-    def _record_failure(self, job: ClaimedJob, error: Exception) -> None:
+    def _record_failure(
+        self, job: ClaimedJob, error: Exception, *, delay: timedelta | None = None
+    ) -> None:
         now = self._clock()
-        retrying = job.retry_count < job.retry_limit
-        retry_at = now + self._backoff.delay(job.retry_count) if retrying else None
+        retrying = delay is not None or job.retry_count < job.retry_limit
+        if delay is None and retrying:
+            delay = self._backoff.delay(job.retry_count)
+        retry_at = now + delay if delay is not None else None
         message = f"{type(error).__name__}: {error}"[:MAX_ERROR_LENGTH]
         with self._database.job_keeping() as session:
             repository.fail(
-                session, job.id, worker=self.id, now=now, error=message, retry_at=retry_at
+                session,
+                job.id,
+                worker=self.id,
+                attempt=job.attempts,
+                now=now,
+                error=message,
+                retry_at=retry_at,
+                counts_as_retry=not isinstance(error, TryAgain),
             )
-        if retrying:
+        if isinstance(error, TryAgain):
+            logger.info("job %s (%s) will run again at %s: %s", job.id, job.name, retry_at, error)
+        elif retrying:
             logger.warning(
                 "job %s (%s) failed, retry %d of %d at %s: %s",
                 job.id,
@@ -301,9 +358,12 @@ class Worker:
         """Say this worker is alive, renew its leases, re-queue the jobs of workers
         that died, and queue the periodic tasks that are due."""
         now = self._clock()
+        with self._in_hand_lock:
+            in_hand = list(self._in_hand)
         with self._database.job_keeping() as session:
-            repository.beat(session, self.id, now)
-            repository.renew_leases(session, self.id, lease_until=now + self.lease)
+            if not repository.beat(session, self.id, now):
+                repository.register_worker(session, self._row(now))  # taken for dead
+            repository.renew_leases(session, self.id, in_hand, lease_until=now + self.lease)
             if swept := repository.sweep(session, now=now, error=LEASE_LOST):
                 logger.warning("re-queued %d jobs whose worker stopped answering", swept)
             repository.forget_workers(session, seen_before=now - 10 * self.lease)
@@ -316,9 +376,8 @@ class Worker:
                         dedup_key=f"periodic:{schedule.task}",
                     )
 
-    def _register(self) -> None:
-        now = self._clock()
-        row = WorkerRow(
+    def _row(self, now: datetime) -> WorkerRow:
+        return WorkerRow(
             id=self.id,
             hostname=socket.gethostname(),
             pid=os.getpid(),
@@ -326,8 +385,10 @@ class Worker:
             started_at=now,
             last_seen_at=now,
         )
+
+    def _register(self) -> None:
         with self._database.job_keeping() as session:
-            repository.register_worker(session, row)
+            repository.register_worker(session, self._row(self._clock()))
         logger.info("worker %s started: %d at a time", self.id, self.concurrency)
 
     def _unregister(self) -> None:
