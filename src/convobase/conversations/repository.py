@@ -17,6 +17,7 @@ from typing import Any, Literal, NamedTuple, cast
 
 from sqlalchemy import (
     Boolean,
+    Integer,
     Select,
     Table,
     Update,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    text,
     true,
     update,
 )
@@ -283,17 +285,8 @@ def unanalysed_user_messages(
     session: Session, principal: Principal, *, limit: int
 ) -> list[StoredMessage]:
     """The caller's oldest `user` messages not yet analysed, oldest first."""
-    statement = (
-        select(messages.c.conversation_id, *MESSAGE_COLUMNS)
-        .where(
-            visible(messages, OWN),
-            messages.c.role == MessageRole.USER.value,
-            not_(messages.c.analysis_included),
-        )
-        .order_by(messages.c.created_at, messages.c.id)
-        .limit(limit)
-    )
-    rows = _run(session, statement, owner_parameters(principal)).all()
+    parameters = {"limit": limit, **owner_parameters(principal)}
+    rows = _run(session, unanalysed_statement(), parameters).all()
     return [
         StoredMessage(id, conversation_id, seq, role, content, metadata, client_id, created)
         for conversation_id, id, seq, role, content, metadata, client_id, created in rows
@@ -307,7 +300,7 @@ def mark_analysed(session: Session, principal: Principal, message_ids: Sequence[
         .where(
             visible(messages, OWN),
             messages.c.id.in_(message_ids),
-            not_(messages.c.analysis_included),
+            _NOT_ANALYSED,
         )
         .values(analysis_included=true())
     )
@@ -479,6 +472,10 @@ _COUNT_GUEST_MESSAGE = (
 
 _INSERT_MESSAGE = insert(messages)
 
+# Spelled as the partial index `ix_messages_unanalysed` spells it: SQLite uses a partial
+# index only for the same expression, and SQLAlchemy would write `analysis_included = 0`.
+_NOT_ANALYSED = text("NOT messages.analysis_included")
+
 
 def _tally_statement(insert: Any) -> Any:
     return (
@@ -547,6 +544,17 @@ _OF_CONVERSATION = messages.c.conversation_id == bindparam("conversation_id")
 _BY_CLIENT_ID = select(*MESSAGE_COLUMNS).where(
     _OF_CONVERSATION, messages.c.client_message_id == bindparam("client_message_id")
 )
+
+
+@cache
+def unanalysed_statement() -> Select[Any]:
+    """The caller's oldest `user` messages not yet analysed (also for query-plan tests)."""
+    return (
+        select(messages.c.conversation_id, *MESSAGE_COLUMNS)
+        .where(visible(messages, OWN), messages.c.role == MessageRole.USER.value, _NOT_ANALYSED)
+        .order_by(messages.c.created_at, messages.c.id)
+        .limit(bindparam("limit", type_=Integer()))
+    )
 
 
 def page_statement(scope: Scope, direction: Literal["after", "before"] | None) -> Select[Any]:
