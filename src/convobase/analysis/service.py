@@ -24,7 +24,7 @@ from convobase.core.pagination import (
     decode_cursor,
     paginate,
 )
-from convobase.core.principal import Principal
+from convobase.core.principal import Principal, require_staff
 from convobase.core.time import utc_now
 from convobase.jobs import service as job_service
 from convobase.users import service as user_service
@@ -142,7 +142,7 @@ def list_analyses(
 ) -> Page[AnalysisResult]:
     """Analyses, newest first: the caller's own, or with `user_id` that user's (staff)."""
     if user_id is not None:
-        user_service.require_staff(principal)
+        require_staff(principal, "read another user's analyses")
     before = None
     if cursor is not None:
         created_at, result_id = decode_cursor(cursor, str, str)

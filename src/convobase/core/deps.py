@@ -25,7 +25,7 @@ from convobase.core.callers import CallerRegistry
 from convobase.core.errors import Forbidden, TooManyRequests, Unauthorized
 from convobase.core.limits import Limits, RateLimiter
 from convobase.core.pagination import MAX_PAGE_SIZE
-from convobase.core.principal import Principal
+from convobase.core.principal import Principal, require_staff
 from convobase.core.tokens import TokenAuthority
 
 
@@ -226,8 +226,7 @@ async def _user(principal: Annotated[Principal, Depends(_any)]) -> Principal:
 
 
 async def _staff(principal: Annotated[Principal, Depends(_any)]) -> Principal:
-    if not principal.is_staff:
-        raise Forbidden("Only staff (service_role) can do this.")
+    require_staff(principal)
     return principal
 
 

@@ -4,6 +4,8 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
+from convobase.core.errors import Forbidden
+
 
 class Role(StrEnum):
     """The roles a bearer token can carry."""
@@ -61,3 +63,9 @@ class Principal:
     @property
     def is_guest(self) -> bool:
         return self.role is Role.GUEST
+
+
+def require_staff(principal: Principal, what: str = "do this") -> None:
+    """Refuse (403) anyone but staff."""
+    if not principal.is_staff:
+        raise Forbidden(f"Only staff (service_role) can {what}.")

@@ -6,7 +6,6 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
-from convobase.core.errors import Forbidden
 from convobase.core.ids import new_id
 from convobase.core.pagination import (
     DEFAULT_PAGE_SIZE,
@@ -16,7 +15,7 @@ from convobase.core.pagination import (
     decode_cursor,
     paginate,
 )
-from convobase.core.principal import Principal
+from convobase.core.principal import Principal, require_staff
 from convobase.core.time import utc_now
 from convobase.jobs import repository, wakeup
 from convobase.jobs.errors import JobNotCancellable, JobNotFound, JobNotRetryable
@@ -76,7 +75,7 @@ def list_jobs(
     limit: int = DEFAULT_PAGE_SIZE,
 ) -> Page[Job]:
     """Jobs, newest first, optionally of one state and task name (staff)."""
-    _require_staff(principal)
+    require_staff(principal, "see jobs")
     before = None
     if cursor is not None:
         created_at, job_id = decode_cursor(cursor, str, str)
@@ -87,7 +86,7 @@ def list_jobs(
 
 def get_job(session: Session, principal: Principal, job_id: uuid.UUID) -> Job:
     """One job, with its last error (staff)."""
-    _require_staff(principal)
+    require_staff(principal, "see jobs")
     job = repository.get(session, job_id)
     if job is None:
         raise JobNotFound
@@ -122,7 +121,7 @@ def cancel_job(session: Session, principal: Principal, job_id: uuid.UUID) -> Job
 
 def job_counts(session: Session, principal: Principal) -> dict[JobState, int]:
     """How many jobs are in each state (staff)."""
-    _require_staff(principal)
+    require_staff(principal, "see jobs")
     counts = repository.count_by_state(session)
     return {state: counts.get(state.value, 0) for state in JobState}
 
@@ -139,13 +138,8 @@ def last_worker_seen(session: Session) -> datetime | None:
 
 def _locked_job(session: Session, principal: Principal, job_id: uuid.UUID) -> Job:
     """The job, locked until the transaction ends, for staff to change."""
-    _require_staff(principal)
+    require_staff(principal, "see jobs")
     job = repository.get(session, job_id, lock=True)
     if job is None:
         raise JobNotFound
     return job
-
-
-def _require_staff(principal: Principal) -> None:
-    if not principal.is_staff:
-        raise Forbidden("Only staff (service_role) can see jobs.")

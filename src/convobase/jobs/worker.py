@@ -251,10 +251,6 @@ class Worker:
         self._stopping.set()
         self._wake.set()
 
-    def wake(self) -> None:
-        """Look for due jobs now rather than at the next poll."""
-        self._wake.set()
-
     def run_once(self) -> int:
         """One round in the calling thread: upkeep, then claim what is due (up to the
         concurrency) and run it. Returns how many jobs ran."""

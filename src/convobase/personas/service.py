@@ -2,9 +2,8 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from convobase.core.errors import Forbidden
 from convobase.core.pagination import DEFAULT_PAGE_SIZE, Page, decode_cursor, paginate
-from convobase.core.principal import Principal
+from convobase.core.principal import Principal, require_staff
 from convobase.personas import repository
 from convobase.personas.errors import PersonaNameTaken, PersonaNotFound
 from convobase.personas.models import Persona
@@ -55,7 +54,7 @@ def name_taken(session: Session, name: str) -> bool:
 
 def create_persona(session: Session, principal: Principal, *, data: PersonaCreate) -> Persona:
     """Create a persona (staff only)."""
-    _require_staff(principal)
+    require_staff(principal, "manage personas")
     if repository.name_exists(session, data.name):
         raise PersonaNameTaken
     values = data.model_dump(exclude={"personality_config"})
@@ -67,7 +66,7 @@ def update_persona(
     session: Session, principal: Principal, persona_id: uuid.UUID, *, data: PersonaUpdate
 ) -> Persona:
     """Change a persona (staff only)."""
-    _require_staff(principal)
+    require_staff(principal, "manage personas")
     persona = get_persona(session, principal, persona_id)
     changes = data.model_dump(exclude_unset=True, exclude={"personality_config"})
     for field, value in changes.items():
@@ -82,8 +81,3 @@ def update_persona(
 def deactivate_persona(session: Session, principal: Principal, persona_id: uuid.UUID) -> Persona:
     """Hide a persona from users; its conversations and history stay intact (staff only)."""
     return update_persona(session, principal, persona_id, data=PersonaUpdate(is_active=False))
-
-
-def _require_staff(principal: Principal) -> None:
-    if not principal.is_staff:
-        raise Forbidden("Only staff can manage personas.")

@@ -322,13 +322,17 @@ def _factors(
             best is None or _factor_score(found, common) > _factor_score(best, common)
         ):
             best = found
-        if child.op == "sep":
-            at_start = True
-        elif child.op == "opt":
-            at_start = at_start and _ends_with_separator(child.children[0])
-        else:
-            at_start = _ends_with_separator(child)
+        at_start = _starts_word_after(child, at_start)
     return best
+
+
+def _starts_word_after(node: _Node, at_start: bool) -> bool:
+    """Whether what follows `node` in a sequence starts a word."""
+    if node.op == "sep":
+        return True
+    if node.op == "opt":
+        return at_start and _ends_with_separator(node.children[0])
+    return _ends_with_separator(node)
 
 
 def _required(node: _Node, at_start: bool = True, at_end: bool = True) -> list[frozenset[str]]:
@@ -351,12 +355,7 @@ def _required(node: _Node, at_start: bool = True, at_end: bool = True) -> list[f
     for index, child in enumerate(children):
         ends_word = at_end if index == len(children) - 1 else _opens_word(children[index + 1])
         required.extend(_required(child, at_start, ends_word))
-        if child.op == "sep":
-            at_start = True
-        elif child.op == "opt":
-            at_start = at_start and _ends_with_separator(child.children[0])
-        else:
-            at_start = _ends_with_separator(child)
+        at_start = _starts_word_after(child, at_start)
     return required
 
 

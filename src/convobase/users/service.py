@@ -92,9 +92,3 @@ def advance_stage(session: Session, principal: Principal) -> User:
         user.graduation_date = utc_now()
     session.flush()
     return user
-
-
-def require_staff(principal: Principal) -> None:
-    """Refuse anyone but staff."""
-    if not principal.is_staff:
-        raise Forbidden("Only staff (service_role) can do this.")
