@@ -161,7 +161,7 @@ def run_convobase(settings: "Settings", count: int, workers: int, poll_interval:
                 STARTUP_TIMEOUT,
                 f"{workers} convobase workers to register",
             )
-            database = Database.from_settings(settings, bootstrap.event_bus())
+            database = Database.from_settings(settings, bootstrap.event_bus(settings))
             try:
                 enqueues = _produce(_convobase_producer(database), count)
             finally:
@@ -210,7 +210,7 @@ def _convobase_worker(settings: "Settings", poll_interval: float) -> None:
     from convobase.db.session import Database
     from convobase.jobs.worker import Task, Worker
 
-    database = Database.from_settings(settings, bootstrap.event_bus())
+    database = Database.from_settings(settings, bootstrap.event_bus(settings))
     worker = Worker(database, [Task(TASK, _noop)], concurrency=1, poll_interval=poll_interval)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     try:

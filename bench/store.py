@@ -51,7 +51,9 @@ class Convobase:
     analysis trigger on the append path unless `analysis` is off."""
 
     def __init__(self, database: BenchDatabase, *, analysis: bool = True) -> None:
-        self.database = Database.from_settings(database.settings, bootstrap.event_bus())
+        self.database = Database.from_settings(
+            database.settings, bootstrap.event_bus(database.settings)
+        )
         self.limits = Limits(counts_user_messages=analysis)
 
     def new_conversation(self) -> tuple[Principal, uuid.UUID]:
@@ -67,6 +69,7 @@ class Convobase:
             appended = service.append_message(
                 session, owner, conversation_id, data=data, limits=self.limits
             )
+            assert isinstance(appended, service.AppendedMessage)
             return appended.message.seq
 
     def latest(self, owner: Principal, conversation_id: uuid.UUID) -> int:

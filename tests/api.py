@@ -76,12 +76,19 @@ class Api:
         body: dict[str, Any] = {"role": role, "content": content}
         if client_message_id is not None:
             body["client_message_id"] = client_message_id
+        result: dict[str, Any] = self.append(headers, conversation_id, body)["message"]
+        return result
+
+    def append(
+        self, headers: Headers, conversation_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Append a message; the whole answer: the message and its safety block."""
         response = self.client.post(
             f"/v1/conversations/{conversation_id}/messages", json=body, headers=headers
         )
         assert response.status_code in (200, 201), response.text
-        result: dict[str, Any] = response.json()["message"]
-        return result
+        answer: dict[str, Any] = response.json()
+        return answer
 
     def reply(self, conversation_id: str, content: str = "¡Hola!", role: str = "assistant") -> None:
         """Post the assistant's reply as the app's server does: with a staff token."""

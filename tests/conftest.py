@@ -83,7 +83,9 @@ def session(test_database: LiveDatabase) -> Iterator[Session]:
             expire_on_commit=False,
             autoflush=False,
         )
-        events.attach(session, bootstrap.event_bus())  # as every unit of work has
+        events.attach(
+            session, bootstrap.event_bus(test_database.settings)
+        )  # as every unit of work has
         try:
             yield session
         finally:
@@ -102,7 +104,8 @@ def committing_database(template_database: TemplateDatabase) -> Iterator[LiveDat
 def database(committing_database: LiveDatabase) -> Iterator[Database]:
     """The database as the service uses it (on PostgreSQL: its roles, under row level
     security), in a database of the test's own."""
-    database = Database.from_settings(committing_database.settings, bootstrap.event_bus())
+    settings = committing_database.settings
+    database = Database.from_settings(settings, bootstrap.event_bus(settings))
     yield database
     database.dispose()
 

@@ -54,9 +54,9 @@ def message(
     client_message_id: str | None = None,
 ) -> StoredMessage:
     data = MessageCreate(role=role, content=content, client_message_id=client_message_id)
-    return conversation_service.append_message(
-        session, principal, conversation.id, data=data
-    ).message
+    appended = conversation_service.append_message(session, principal, conversation.id, data=data)
+    assert isinstance(appended, conversation_service.AppendedMessage), "refused at the cap"
+    return appended.message
 
 
 def messages(

@@ -31,13 +31,15 @@ class World:
     persona_id: str
     own_guest_token: str
     headers: dict[str, Headers]
+    crisis_event_id: str
 
     @classmethod
     def build(cls, api: Api) -> "World":
         owner = api.new_user()
         persona = api.persona()
         conversation = api.conversation(owner, persona_id=persona["id"])
-        api.say(owner, conversation["id"])
+        crisis = {"role": "user", "content": "I want to kill myself"}
+        said = api.append(owner, conversation["id"], crisis)
         other_guest = api.guest_session(persona["id"])
         own_guest = api.guest_session(persona["id"])
         expired = token_for(uuid.uuid4(), ttl=timedelta(seconds=-10))
@@ -51,7 +53,14 @@ class World:
         }
         owner_id = api.client.get("/v1/me", headers=owner).json()["id"]
         return cls(
-            api, owner, owner_id, conversation["id"], persona["id"], own_guest["token"], headers
+            api,
+            owner,
+            owner_id,
+            conversation["id"],
+            persona["id"],
+            own_guest["token"],
+            headers,
+            said["safety"]["event_id"],
         )
 
 
@@ -140,6 +149,25 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, int], Body]] = {
     ("GET", "/v1/jobs/{job_id}"): ({**STAFF_ONLY, "staff": 404}, _none),
     ("POST", "/v1/jobs/{job_id}/retry"): ({**STAFF_ONLY, "staff": 404}, _none),
     ("POST", "/v1/jobs/{job_id}/cancel"): ({**STAFF_ONLY, "staff": 404}, _none),
+    ("GET", "/v1/crisis-events"): (_same(200, no_token=401, expired_token=401), _none),
+    ("GET", "/v1/crisis-events/stats"): (STAFF_ONLY, _none),
+    ("GET", "/v1/crisis-events/{event_id}"): (OWNER_OR_GUEST_OWNER, _none),
+    ("POST", "/v1/crisis-events/{event_id}/acknowledge"): (OWNER_OR_GUEST_OWNER, _none),
+    ("GET", "/v1/staff/crisis-events"): (STAFF_ONLY, _none),
+    ("GET", "/v1/staff/crisis-events/{event_id}"): (STAFF_ONLY, _none),
+    ("POST", "/v1/staff/crisis-events/{event_id}/notes"): (
+        {**STAFF_ONLY, "staff": 201},
+        lambda w: {"note": "Reached out by email."},
+    ),
+    ("POST", "/v1/staff/crisis-events/{event_id}/resolve"): (
+        STAFF_ONLY,
+        lambda w: {"outcome": "supported"},
+    ),
+    # Open, so there is nothing to reopen.
+    ("POST", "/v1/staff/crisis-events/{event_id}/reopen"): (
+        {**STAFF_ONLY, "staff": 409},
+        lambda w: {},
+    ),
 }
 
 
@@ -172,6 +200,7 @@ def test_caller_gets_the_expected_status(api: Api, method: str, path: str, calle
         persona_id=world.persona_id,
         user_id=world.owner_id,
         job_id=uuid.uuid4(),
+        event_id=world.crisis_event_id,
     )
 
     response = api.client.request(method, url, json=body(world), headers=world.headers[caller])

@@ -141,11 +141,19 @@ def test_choices_are_named_schemas_not_repeated_inline(document: dict[str, Any])
     assert inline == []
     assert [name for name in schemas if "enum" in schemas[name]] == [
         "AnalysisType",
+        "ContactKind",
         "ConversationKind",
         "ConversationStyle",
+        "CrisisActionKind",
+        "CrisisCategory",
+        "CrisisEventStatus",
+        "CrisisOutcome",
+        "CrisisSeverity",
+        "CrisisTrigger",
         "JobState",
         "MessageRole",
         "SkillLevel",
+        "StatsPeriod",
     ]
     persona = schemas["PersonaCreate"]["properties"]
     assert persona["skill_level"]["$ref"] == "#/components/schemas/SkillLevel"

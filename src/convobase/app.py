@@ -21,6 +21,7 @@ from convobase.core.bounds import RequestBoundsMiddleware
 from convobase.core.logging import RequestLogMiddleware, configure_logging
 from convobase.jobs import routes as job_routes
 from convobase.personas import routes as persona_routes
+from convobase.safety import routes as safety_routes
 from convobase.users import routes as user_routes
 
 DESCRIPTION = """
@@ -70,6 +71,12 @@ OPENAPI_TAGS = [
         "name": "me",
         "description": "The signed-in user's own profile (with their stage and graduation), "
         "the analyses of their progress, account export and deletion.",
+    },
+    {
+        "name": "crisis events",
+        "description": "What screening every `user` message for signs of crisis recorded: "
+        "your own events and the help shown with them, acknowledging that help; for staff, "
+        "counts per period (docs/safety.md).",
     },
     {
         "name": "jobs",
@@ -133,6 +140,8 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
         user_routes.router,
         analysis_routes.router,
         analysis_routes.staff_router,
+        safety_routes.router,
+        safety_routes.staff_router,
         account_routes.router,
         job_routes.router,
         health.router,

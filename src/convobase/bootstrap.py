@@ -13,7 +13,7 @@ from convobase.analysis import service as analysis_service
 from convobase.analysis import tasks as analysis_tasks
 from convobase.analysis.analyzers import load_analyzer
 from convobase.config import Settings, resolve_jwt_secret
-from convobase.conversations.events import UserMessagesCounted
+from convobase.conversations.events import ScreenUserMessage, UserMessagesCounted
 from convobase.core.callers import CallerRegistry
 from convobase.core.events import EventBus
 from convobase.core.limits import Limits, MemoryRateLimiter, RateLimiter
@@ -21,7 +21,13 @@ from convobase.core.tokens import TokenAuthority
 from convobase.db.rate_limits import DatabaseRateLimiter
 from convobase.db.session import Database
 from convobase.jobs import tasks as job_tasks
-from convobase.jobs.worker import Worker
+from convobase.jobs.worker import Task, Worker
+from convobase.safety import tasks as safety_tasks
+from convobase.safety.classifier import Screener, load_classifiers
+from convobase.safety.detector import default_detector
+from convobase.safety.resources import default_directory
+from convobase.safety.service import CrisisScreen
+from convobase.safety.webhook import CrisisWebhook
 from convobase.users import service as user_service
 
 
@@ -44,7 +50,7 @@ class Container:
 def build(settings: Settings | None = None, *, database: Database | None = None) -> Container:
     """Wire the application for `settings` (from the environment by default)."""
     settings = settings or Settings()
-    database = database or Database.from_settings(settings, event_bus())
+    database = database or Database.from_settings(settings, event_bus(settings))
     return Container(
         settings=settings,
         database=database,
@@ -72,11 +78,26 @@ def token_authority(settings: Settings) -> TokenAuthority:
     )
 
 
-def event_bus() -> EventBus:
-    """Every domain's handlers of other domains' events."""
+def event_bus(settings: Settings) -> EventBus:
+    """Every domain's handlers of other domains' events, and answerers of their queries."""
     bus = EventBus()
     bus.subscribe(UserMessagesCounted, analysis_service.queue_due_analyses)
+    bus.answer(ScreenUserMessage, crisis_screen(settings))
     return bus
+
+
+def crisis_screen(settings: Settings) -> CrisisScreen:
+    """Screens every `user` message with the rules and the configured classifiers."""
+    screener = Screener(
+        default_detector(),
+        load_classifiers(settings.crisis_classifiers),
+        timeout=settings.crisis_classifier_timeout_seconds,
+    )
+    return CrisisScreen(
+        screener,
+        default_directory(),
+        notifies_staff=CrisisWebhook.from_settings(settings) is not None,
+    )
 
 
 def worker(container: Container, *, concurrency: int = 1) -> Worker:
@@ -86,10 +107,12 @@ def worker(container: Container, *, concurrency: int = 1) -> Worker:
     rule = analysis_service.MilestoneRule(
         score=Decimal(str(settings.milestone_score)), streak=settings.milestone_streak
     )
-    analyse = analysis_tasks.analysis_task(load_analyzer(settings), rule)
+    tasks: list[Task] = [purge, analysis_tasks.analysis_task(load_analyzer(settings), rule)]
+    if (webhook := CrisisWebhook.from_settings(settings)) is not None:
+        tasks.append(safety_tasks.notification_task(webhook))
     return Worker(
         container.database,
-        [purge, analyse],
+        tasks,
         periodic=[hourly_purge],
         concurrency=concurrency,
         lease=timedelta(seconds=settings.job_lease_seconds),

@@ -170,6 +170,31 @@ class Settings(BaseSettings):
         "up a stage (1 to 2 to 3), and then graduate them.",
     )
 
+    crisis_classifiers: list[str] = Field(
+        default_factory=list,
+        description="Crisis classifiers to run beside the rule-based detector, by the name "
+        "they are installed under in the convobase.classifiers entry points (a JSON list, "
+        'e.g. ["acme-model"]). They can raise a severity, never lower it (docs/safety.md).',
+    )
+    crisis_classifier_timeout_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=30,
+        description="How long a message waits for each crisis classifier before it is skipped.",
+    )
+    crisis_webhook_url: str | None = Field(
+        default=None,
+        description="Where staff are notified of high and critical crisis events: a signed "
+        "POST per event, retried with backoff. Unset: no notifications.",
+    )
+    crisis_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="The crisis webhook's HMAC-SHA256 signing secret (at least 32 characters).",
+    )
+    crisis_webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="How long the crisis webhook may take."
+    )
+
     @property
     def url(self) -> URL:
         """The database URL with the driver convobase uses filled in."""

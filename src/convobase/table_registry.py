@@ -11,8 +11,18 @@ from convobase.db import rate_limits
 from convobase.db.base import Base
 from convobase.jobs import models as jobs
 from convobase.personas import models as personas
+from convobase.safety import models as safety
 from convobase.users import models as users
 
 metadata = Base.metadata
 
-__all__ = ["analysis", "conversations", "jobs", "metadata", "personas", "rate_limits", "users"]
+__all__ = [
+    "analysis",
+    "conversations",
+    "jobs",
+    "metadata",
+    "personas",
+    "rate_limits",
+    "safety",
+    "users",
+]

@@ -86,7 +86,8 @@ def test_guest_messages_count_once_the_session_is_claimed(
 def test_thirty_concurrent_appends_queue_exactly_one_job_per_batch(
     committing_database: LiveDatabase,
 ) -> None:
-    database = Database.from_settings(committing_database.settings, bootstrap.event_bus())
+    settings = committing_database.settings
+    database = Database.from_settings(settings, bootstrap.event_bus(settings))
     with database.transaction(STAFF) as session:
         user = factories.user(session)
     with database.transaction(user) as session:

@@ -54,6 +54,7 @@ def test_parallel_appends_get_consecutive_seqs_and_none_is_lost(
             data = MessageCreate(role=MessageRole.USER, content=f"worker {worker} message {n}")
             with database.transaction() as session:
                 appended = service.append_message(session, owner, conversation_id, data=data)
+                assert isinstance(appended, service.AppendedMessage)
                 seqs.append(appended.message.seq)
         return seqs
 
@@ -83,6 +84,7 @@ def test_parallel_retries_of_one_message_store_it_once(
     def send(_: int) -> tuple[uuid.UUID, bool]:
         with database.transaction() as session:
             appended = service.append_message(session, owner, conversation_id, data=data)
+            assert isinstance(appended, service.AppendedMessage)
             return appended.message.id, appended.replayed
 
     results = run_in_parallel(WORKERS, send)

@@ -50,7 +50,14 @@ def test_appended_message_has_the_documented_shape(api: Api) -> None:
 
     assert response.status_code == 201
     body = response.json()
-    assert body["safety"] == {"flagged": False}
+    assert body["safety"] == {
+        "flagged": False,
+        "severity": None,
+        "category": None,
+        "event_id": None,
+        "message": None,
+        "resources": [],
+    }
     assert set(body["message"]) == {
         "id",
         "conversation_id",

@@ -15,6 +15,7 @@ from convobase.conversations.errors import (
 )
 from convobase.conversations.models import Message, MessageRole
 from convobase.conversations.schemas import ConversationRead, ConversationUpdate, MessageCreate
+from convobase.conversations.service import AppendedMessage
 from convobase.core.errors import ValidationFailed
 from convobase.core.limits import Limits
 from convobase.core.pagination import InvalidCursor
@@ -90,6 +91,7 @@ def test_message_reads_back_as_it_was_stored(
 
     appended = service.append_message(session, staff, conversation.id, data=data, as_staff=True)
 
+    assert isinstance(appended, AppendedMessage)
     assert not appended.replayed
     page = service.list_messages(session, user, conversation.id)
     (message,) = page.items
@@ -135,6 +137,8 @@ def test_retry_with_same_client_message_id_returns_the_original(
     first = service.append_message(session, user, conversation.id, data=data)
     retry = service.append_message(session, user, conversation.id, data=data)
 
+    assert isinstance(first, AppendedMessage)
+    assert isinstance(retry, AppendedMessage)
     assert retry.replayed
     assert retry.message.id == first.message.id
     assert retry.message.seq == 1
@@ -396,4 +400,5 @@ def test_client_written_replies_can_be_allowed(session: Session, user: Principal
         session, user, conversation.id, data=reply, limits=Limits(client_written_replies=True)
     )
 
+    assert isinstance(appended, AppendedMessage)
     assert appended.message.role == "assistant"

@@ -147,3 +147,42 @@ def test_staff_policy_sees_every_conversation(
 def _store(database: Database, principal: Principal, message: Message) -> None:
     with database.transaction(principal) as session:
         session.add(message)
+
+
+def test_the_crisis_audit_trail_is_staffs_to_add_to_and_nobodys_to_change(
+    owner_and_stranger: tuple[Principal, Principal, uuid.UUID], app_database: Database
+) -> None:
+    owner, _, conversation_id = owner_and_stranger
+    staff = Principal.staff(uuid.uuid4())
+    event_id, action_id = new_id(), new_id()
+    with app_database.transaction(owner) as session:
+        session.execute(
+            text(
+                "INSERT INTO crisis_events (id, user_id, conversation_id, refused_content,"
+                " trigger_type, category, severity_level, keywords_detected, resources_shown,"
+                " detector_version, created_at) VALUES (:id, :user_id, :conversation_id, 'x',"
+                " 'keyword', 'suicide', 'high', '{}', '[]', 'rules', now())"
+            ),
+            {"id": event_id, "user_id": owner.user_id, "conversation_id": conversation_id},
+        )
+    with app_database.transaction(staff) as session:
+        session.execute(
+            text(
+                "INSERT INTO crisis_event_actions (id, event_id, action, note, created_at)"
+                " VALUES (:id, :event_id, 'note', 'Called.', now())"
+            ),
+            {"id": action_id, "event_id": event_id},
+        )
+
+    with pytest.raises(DBAPIError), app_database.transaction(owner) as session:
+        session.execute(text("SELECT count(*) FROM crisis_event_actions"))
+    for change in (
+        "UPDATE crisis_event_actions SET note = 'rewritten'",
+        "DELETE FROM crisis_event_actions",
+    ):
+        with pytest.raises(DBAPIError), app_database.transaction(staff) as session:
+            session.execute(text(change))
+    with app_database.transaction(staff) as session:
+        notes = session.scalars(text("SELECT note FROM crisis_event_actions")).all()
+
+    assert notes == ["Called."]

@@ -123,7 +123,8 @@ def eventually(condition: Callable[[], bool], what: str) -> None:
 @pytest.fixture
 def writer_of_25(committing_database: LiveDatabase) -> Iterator[tuple[Database, Principal]]:
     """A user whose 25 messages have queued their first analysis."""
-    database = Database.from_settings(committing_database.settings, bootstrap.event_bus())
+    settings = committing_database.settings
+    database = Database.from_settings(settings, bootstrap.event_bus(settings))
     with database.transaction(STAFF) as session:
         user = factories.user(session)
     with database.transaction(user) as session:

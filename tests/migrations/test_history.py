@@ -146,3 +146,52 @@ def test_tallies_start_from_the_stored_messages_and_their_full_batches_are_queue
     with alembic_engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM job_queue")).scalar_one() == 0
         assert connection.execute(text("SELECT count(*) FROM messages")).scalar_one() == 52
+
+
+def test_crisis_events_go_with_their_revision_and_leave_the_conversations(
+    alembic_runner: MigrationContext, alembic_engine: Engine
+) -> None:
+    alembic_runner.migrate_up_to("heads")
+    user_id = _store_a_conversation(alembic_engine)
+    tables = table_registry.metadata.tables
+    now = utc_now()
+    with alembic_engine.begin() as connection:
+        conversation_id, message_id = connection.execute(
+            select(tables["messages"].c.conversation_id, tables["messages"].c.id).where(
+                tables["messages"].c.seq == 1
+            )
+        ).one()
+        event = {
+            "id": uuid.uuid4(),
+            "user_id": user_id,
+            "conversation_id": conversation_id,
+            "message_id": message_id,
+            "trigger_type": "keyword",
+            "category": "suicide",
+            "severity_level": "high",
+            "keywords_detected": ["kill myself"],
+            "resources_shown": [{"id": "us-988"}],
+            "detector_version": "rules 2026.11.1",
+            "followup_required": True,
+            "created_at": now,
+        }
+        connection.execute(tables["crisis_events"].insert(), event)
+        connection.execute(
+            tables["crisis_event_actions"].insert(),
+            {
+                "id": uuid.uuid4(),
+                "event_id": event["id"],
+                "action": "note",
+                "note": "Called.",
+                "created_at": now,
+            },
+        )
+    before = _dump(alembic_engine)
+
+    alembic_runner.migrate_down_to("0007")
+    assert _dump(alembic_engine) == before
+    alembic_runner.migrate_up_to("heads")
+
+    assert _dump(alembic_engine) == before
+    with alembic_engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM crisis_events")).scalar_one() == 0

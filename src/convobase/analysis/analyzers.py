@@ -5,8 +5,6 @@
 contract of both, and how to plug in another, is in docs/analyzers.md.
 """
 
-import hashlib
-import hmac
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -26,11 +24,9 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from convobase.analysis.analyzer import AnalysisBatch, Analyzer, AnalyzerFailed, Assessment
 from convobase.config import ConfigurationError, Settings
-from convobase.core.time import utc_now
+from convobase.core.webhooks import MIN_SECRET_LENGTH, SIGNATURE_HEADER, signature
 
 ANALYZER_ENTRY_POINTS = "convobase.analyzers"
-SIGNATURE_HEADER = "Convobase-Signature"
-MIN_WEBHOOK_SECRET_LENGTH = 32
 MAX_ANSWER_BYTES = 256 * 1024
 
 TENTH = Decimal("0.1")
@@ -240,7 +236,7 @@ class WebhookAnalyzer:
         body = json.dumps(request_body(batch), separators=(",", ":")).encode()
         headers = {
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: self._signature(body),
+            SIGNATURE_HEADER: signature(self._secret, body),
         }
         try:
             if self._client is not None:
@@ -258,11 +254,6 @@ class WebhookAnalyzer:
                 f"the request to the analyzer webhook failed: {type(error).__name__}"
             ) from error
         return _assessment_from(raw_answer)
-
-    def _signature(self, body: bytes) -> str:
-        timestamp = int(utc_now().timestamp())
-        signed = f"{timestamp}.".encode() + body
-        return f"t={timestamp},v1={hmac.new(self._secret, signed, hashlib.sha256).hexdigest()}"
 
     def _post(self, client: httpx.Client, body: bytes, headers: dict[str, str]) -> bytes:
         with client.stream(
@@ -358,8 +349,8 @@ def _webhook_analyzer(settings: Settings) -> WebhookAnalyzer:
     if settings.analyzer_secret is None:
         raise ConfigurationError("The webhook analyzer needs CONVOBASE_ANALYZER_SECRET.")
     secret = settings.analyzer_secret.get_secret_value()
-    if len(secret) < MIN_WEBHOOK_SECRET_LENGTH:
+    if len(secret) < MIN_SECRET_LENGTH:
         raise ConfigurationError(
-            f"CONVOBASE_ANALYZER_SECRET must be at least {MIN_WEBHOOK_SECRET_LENGTH} characters."
+            f"CONVOBASE_ANALYZER_SECRET must be at least {MIN_SECRET_LENGTH} characters."
         )
     return WebhookAnalyzer(settings.analyzer_url, secret, timeout=settings.analyzer_timeout_seconds)

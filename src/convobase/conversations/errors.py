@@ -1,3 +1,5 @@
+from typing import Any
+
 from convobase.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 
@@ -27,6 +29,15 @@ class GuestLimitReached(Forbidden):
     """This guest session has used all its messages: sign up to keep the conversation."""
 
     code = "guest_limit_reached"
+
+    def __init__(self, safety: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.safety = safety
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """The refused message was screened all the same: what to show, if it was flagged."""
+        return {} if self.safety is None else {"safety": self.safety}
 
 
 class MessageRoleForbidden(Forbidden):

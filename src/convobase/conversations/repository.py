@@ -45,6 +45,8 @@ from convobase.db.ownership import Scope, owner_parameters, scoped, visible
 
 conversations = cast(Table, Conversation.__table__)
 OWN = Scope.OWN_ROWS
+# How many earlier `user` messages a screen may read for context.
+RECENT_USER_MESSAGES = 6
 messages = cast(Table, Message.__table__)
 tallies = cast(Table, MessageTally.__table__)
 
@@ -163,16 +165,67 @@ def get_message_by_client_id(
     return rows[0] if rows else None
 
 
-def count_guest_message(session: Session, conversation_id: uuid.UUID, limit: int) -> int | None:
-    """Count one more guest message if the session is under `limit`, in one statement.
+def count_guest_message(
+    session: Session,
+    principal: Principal,
+    conversation_id: uuid.UUID,
+    limit: int,
+    *,
+    scope: Scope = OWN,
+) -> int | None:
+    """Count one more message in a guest conversation the caller may reach, if it is
+    under `limit`, in one statement; this locks its row until the transaction ends.
 
-    Returns the new count, or None when the limit is already reached. PostgreSQL
-    re-checks the WHERE after waiting on the row lock, so parallel requests cannot
-    overshoot; a rollback of the surrounding transaction refunds the count.
+    Returns the new count, or None when the limit is already reached (or the caller
+    cannot reach such a conversation). PostgreSQL re-checks the WHERE after waiting on
+    the row lock, so parallel requests cannot overshoot; a rollback of the surrounding
+    transaction refunds the count.
     """
-    parameters = {"conversation_id": conversation_id, "limit": limit}
-    counted: int | None = _run(session, _COUNT_GUEST_MESSAGE, parameters).scalar_one_or_none()
+    parameters = {"conversation_id": conversation_id, "limit": limit, **owner_parameters(principal)}
+    statement = _count_guest_message_statement(scope)
+    counted: int | None = _run(session, statement, parameters).scalar_one_or_none()
     return counted
+
+
+def seq_of(
+    session: Session,
+    principal: Principal,
+    conversation_id: uuid.UUID,
+    message_id: uuid.UUID,
+    *,
+    scope: Scope = OWN,
+) -> int | None:
+    """The seq of a message of the conversation, if the caller may reach it."""
+    statement = select(messages.c.seq).where(
+        _OF_CONVERSATION, messages.c.id == bindparam("message_id"), visible(messages, scope)
+    )
+    parameters = {
+        "conversation_id": conversation_id,
+        "message_id": message_id,
+        **owner_parameters(principal),
+    }
+    seq: int | None = _run(session, statement, parameters).scalar_one_or_none()
+    return seq
+
+
+def recent_user_messages(
+    session: Session,
+    principal: Principal,
+    conversation_id: uuid.UUID,
+    *,
+    before: int | None,
+    scope: Scope = OWN,
+) -> list[str]:
+    """The contents of the conversation's last RECENT_USER_MESSAGES `user` messages
+    below seq `before` (all, if None), oldest first."""
+    parameters = {
+        "conversation_id": conversation_id,
+        "before": before,
+        "limit": RECENT_USER_MESSAGES,
+        **owner_parameters(principal),
+    }
+    statement = _recent_user_messages_statement(scope, before is not None)
+    return list(reversed(_run(session, statement, parameters).scalars().all()))
 
 
 class NextSeq(NamedTuple):
@@ -459,16 +512,32 @@ def _take_next_seq_statement(scope: Scope) -> Update:
     )
 
 
-_COUNT_GUEST_MESSAGE = (
-    update(conversations)
-    .where(
-        conversations.c.id == bindparam("conversation_id"),
-        conversations.c.is_guest_session,
-        conversations.c.guest_message_count < bindparam("limit"),
+@cache
+def _count_guest_message_statement(scope: Scope) -> Update:
+    return (
+        update(conversations)
+        .where(
+            conversations.c.id == bindparam("conversation_id"),
+            visible(conversations, scope),
+            conversations.c.is_guest_session,
+            conversations.c.guest_message_count < bindparam("limit"),
+        )
+        .values(guest_message_count=conversations.c.guest_message_count + 1)
+        .returning(conversations.c.guest_message_count)
     )
-    .values(guest_message_count=conversations.c.guest_message_count + 1)
-    .returning(conversations.c.guest_message_count)
-)
+
+
+@cache
+def _recent_user_messages_statement(scope: Scope, below: bool) -> Select[Any]:
+    statement = select(messages.c.content).where(
+        _OF_CONVERSATION,
+        visible(messages, scope),
+        messages.c.role == MessageRole.USER.value,
+    )
+    if below:
+        statement = statement.where(messages.c.seq < bindparam("before"))
+    return statement.order_by(messages.c.seq.desc()).limit(bindparam("limit"))
+
 
 _INSERT_MESSAGE = insert(messages)
 

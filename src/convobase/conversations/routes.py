@@ -2,10 +2,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
 from convobase.conversations import service
-from convobase.conversations.errors import InvalidGuestToken
+from convobase.conversations.errors import GuestLimitReached, InvalidGuestToken
+from convobase.conversations.events import SafetyNotice
 from convobase.conversations.schemas import (
     ConversationCreate,
     ConversationRead,
@@ -31,10 +32,17 @@ from convobase.core.deps import (
 )
 from convobase.core.errors import Unauthorized
 from convobase.core.pagination import DEFAULT_PAGE_SIZE, PageRead, page_read
-from convobase.core.problems import problem_responses
+from convobase.core.problems import problem_response_object, problem_responses
 from convobase.core.validation import INT32_MAX
 
 Seq = Annotated[int | None, Query(ge=0, le=INT32_MAX)]
+AcceptLanguage = Annotated[
+    str | None,
+    Header(
+        description="The languages the writer reads, for the safety block's message and "
+        "crisis lines (a user's `preferences.language` and `preferences.country` come first)."
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,12 @@ staff_conversations = APIRouter(
 append_responses: dict[int | str, dict[str, Any]] = {
     200: {"model": MessageAppended, "description": "A retry: the message stored first."},
     **problem_responses(409, 422),
+    403: problem_response_object(
+        403,
+        "Forbidden. `guest_limit_reached`: the guest's message is refused, but screened; "
+        "when it was flagged the problem carries a `safety` member, as a stored message's "
+        "answer does.",
+    ),
 }
 
 
@@ -127,14 +141,21 @@ async def append_message(
     conversation_id: uuid.UUID,
     body: MessageCreate,
     response: Response,
+    accept_language: AcceptLanguage = None,
 ) -> MessageAppended:
     """Append a message; it gets the next seq. Retrying with the same client_message_id
     answers 200 with the original message instead of storing it twice.
 
     User and guest tokens write `user` messages; the app's server posts the assistant's
-    replies through `POST /v1/staff/conversations/{conversation_id}/messages`."""
+    replies through `POST /v1/staff/conversations/{conversation_id}/messages`. Every
+    `user` message is screened for signs of crisis before this answers: see `safety`."""
     appended = await uow.run(
-        service.append_message, principal, conversation_id, data=body, limits=limits
+        service.append_message,
+        principal,
+        conversation_id,
+        data=body,
+        limits=limits,
+        accept_language=accept_language,
     )
     return _appended(appended, response)
 
@@ -255,9 +276,11 @@ async def staff_append_message(
     conversation_id: uuid.UUID,
     body: MessageCreate,
     response: Response,
+    accept_language: AcceptLanguage = None,
 ) -> MessageAppended:
     """Append a message of any role to any user's conversation: how the app's server
-    posts the assistant's reply after calling the model (service_role)."""
+    posts the assistant's reply after calling the model (service_role). A `user`
+    message is screened as the user's own would be."""
     appended = await uow.run(
         service.append_message,
         staff,
@@ -265,11 +288,37 @@ async def staff_append_message(
         data=body,
         limits=limits,
         as_staff=True,
+        accept_language=accept_language,
     )
     return _appended(appended, response)
 
 
-def _appended(appended: service.AppendedMessage, response: Response) -> MessageAppended:
+def _appended(
+    appended: service.AppendedMessage | service.GuestMessageRefused, response: Response
+) -> MessageAppended:
+    if isinstance(appended, service.GuestMessageRefused):
+        # Refused once what screening found has committed.
+        if appended.safety is None:
+            raise GuestLimitReached
+        raise GuestLimitReached(safety=safety_read(appended.safety).model_dump(mode="json"))
     if appended.replayed:
         response.status_code = status.HTTP_200_OK
-    return MessageAppended(message=MessageRead.model_validate(appended.message), safety=Safety())
+    return MessageAppended(
+        message=MessageRead.model_validate(appended.message), safety=safety_read(appended.safety)
+    )
+
+
+def safety_read(notice: SafetyNotice | None) -> Safety:
+    """The safety block of an answer: what screening found, and what to show."""
+    if notice is None:
+        return Safety()
+    return Safety.model_validate(
+        {
+            "flagged": True,
+            "severity": notice.severity,
+            "category": notice.category,
+            "event_id": notice.event_id,
+            "message": notice.message,
+            "resources": notice.resources,
+        }
+    )

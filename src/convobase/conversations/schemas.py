@@ -1,5 +1,6 @@
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -91,10 +92,78 @@ class MessageRead(BaseModel):
     created_at: datetime
 
 
+# The crisis vocabulary the safety block speaks: the safety domain's, which a test holds
+# these to.
+class CrisisSeverity(StrEnum):
+    """How urgent: after the Columbia (C-SSRS) triage, from a passive wish (low) to
+    something under way (critical)."""
+
+    LOW = "low"
+    MODERATE = "moderate"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class CrisisCategory(StrEnum):
+    """What kind of risk; `third_party` is a report about someone else."""
+
+    SUICIDE = "suicide"
+    SELF_HARM = "self_harm"
+    ABUSE = "abuse"
+    EATING_DISORDER = "eating_disorder"
+    SUBSTANCE = "substance"
+    HARM_TO_OTHERS = "harm_to_others"
+    THIRD_PARTY = "third_party"
+
+
+class ContactKind(StrEnum):
+    """How a crisis line is reached."""
+
+    PHONE = "phone"
+    SMS = "sms"
+    CHAT = "chat"
+    WEB = "web"
+
+
+class ResourceContact(BaseModel):
+    """One way to reach a crisis line: call or text a number, or open a chat or site."""
+
+    kind: ContactKind
+    number: str | None = Field(default=None, description="For phone and sms.")
+    keyword: str | None = Field(default=None, description="For sms: the word to send.")
+    url: str | None = Field(default=None, description="For chat and web.")
+
+
+class CrisisResource(BaseModel):
+    """A crisis line shown to someone who may be at risk."""
+
+    id: str = Field(examples=["us-988"])
+    name: str = Field(examples=["988 Suicide & Crisis Lifeline"])
+    country: str | None = Field(description="ISO 3166-1 alpha-2; null: international.")
+    contacts: list[ResourceContact]
+    hours: str | None = Field(examples=["24/7"])
+    emergency: bool = Field(default=False, description="The country's emergency number.")
+    note: str | None = None
+
+
 class Safety(BaseModel):
-    """The result of screening a user message for crisis signals."""
+    """What screening a `user` message for signs of crisis found, and what to show.
+
+    When `flagged`, show `message` and `resources` to the writer before, or with, the
+    assistant's reply; `event_id` names the crisis event recorded for it, which the user
+    acknowledges with `POST /v1/crisis-events/{event_id}/acknowledge`.
+    """
 
     flagged: bool = False
+    severity: CrisisSeverity | None = None
+    category: CrisisCategory | None = None
+    event_id: uuid.UUID | None = None
+    message: str | None = Field(
+        default=None, description="A short supportive message for the writer."
+    )
+    resources: list[CrisisResource] = Field(
+        default_factory=list, description="The crisis lines to show, in this order."
+    )
 
 
 class MessageAppended(BaseModel):

@@ -16,9 +16,10 @@ from convobase.conversations.errors import (
     GuestSessionAlreadyClaimed,
     MessageRoleForbidden,
 )
-from convobase.conversations.events import UserMessagesCounted
+from convobase.conversations.events import SafetyNotice, ScreenUserMessage, UserMessagesCounted
 from convobase.conversations.models import Conversation, ConversationKind, MessageRole
-from convobase.conversations.repository import NewMessage, StoredMessage
+from convobase.conversations.repository import NewMessage
+from convobase.conversations.repository import StoredMessage as StoredMessage  # what reads return
 from convobase.conversations.schemas import (
     ConversationCreate,
     ConversationUpdate,
@@ -47,10 +48,20 @@ from convobase.users import service as user_service
 
 @dataclass(frozen=True, slots=True)
 class AppendedMessage:
-    """The stored message, and whether it was stored by an earlier try of this request."""
+    """The stored message, whether it was stored by an earlier try of this request, and
+    what screening it found (None: nothing, or not a `user` message)."""
 
     message: StoredMessage
     replayed: bool
+    safety: SafetyNotice | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GuestMessageRefused:
+    """A guest's message past the cap: not stored, but screened, and what screening
+    found is recorded all the same. The caller answers 403 once this has committed."""
+
+    safety: SafetyNotice | None
 
 
 def create_conversation(
@@ -161,7 +172,8 @@ def append_message(
     data: MessageCreate,
     limits: Limits = DEFAULT_LIMITS,
     as_staff: bool = False,
-) -> AppendedMessage:
+    accept_language: str | None = None,
+) -> AppendedMessage | GuestMessageRefused:
     """Append a message with the next seq; a retry with a known client_message_id
     returns the original instead of storing it twice.
 
@@ -169,10 +181,15 @@ def append_message(
     the app's server through the staff routes (`as_staff`), unless the operator lets
     clients write them (`Limits.client_written_replies`). A guest conversation holds
     at most one such reply per user message, plus a greeting.
+
+    Every `user` message is screened for signs of crisis in this transaction, so what
+    is found commits with the message, or not at all. A guest's message past the cap is
+    refused, yet screened and recorded: `GuestMessageRefused`.
     """
     scope = scope_of(principal, staff=as_staff)
     trusted = scope is Scope.EVERY_ROW  # staff, on a staff route
-    if not (trusted or data.role is MessageRole.USER or limits.client_written_replies):
+    is_user_message = data.role is MessageRole.USER
+    if not (trusted or is_user_message or limits.client_written_replies):
         raise MessageRoleForbidden
     size = len(data.content.encode())
     if size > limits.max_content_bytes:
@@ -189,7 +206,32 @@ def append_message(
         if original is not None:
             if (original.role, original.content) != (data.role.value, data.content):
                 raise ClientMessageIdReused
-            return AppendedMessage(original, replayed=True)
+            # The first answer may have been lost: the retry carries its safety block.
+            safety = None
+            if is_user_message:
+                conversation = get_conversation(
+                    session, principal, conversation_id, as_staff=as_staff
+                )
+                safety = _screen(
+                    session,
+                    principal,
+                    conversation.user_id,
+                    original,
+                    scope,
+                    accept_language,
+                    replayed=True,
+                )
+            return AppendedMessage(original, replayed=True, safety=safety)
+    # A guest's own message is counted before it is stored: past the cap, nothing is
+    # stored, and the refusal can still be screened and recorded in this transaction.
+    if principal.is_guest and is_user_message:
+        counted = repository.count_guest_message(
+            session, principal, conversation_id, limits.guest_message_limit, scope=scope
+        )
+        if counted is None:
+            return _refuse_guest_message(
+                session, principal, conversation_id, data.content, accept_language
+            )
     new = NewMessage(
         id=new_id(),
         conversation_id=conversation_id,
@@ -203,16 +245,11 @@ def append_message(
         session, principal, new, scope=scope, count_user_message=limits.counts_user_messages
     )
     if taken is None:
-        conversation = repository.get(session, principal, conversation_id, scope=scope)
-        if conversation is None:
-            raise ConversationNotFound
-        if not conversation.is_active:
-            raise ConversationEnded
-        raise GuestReplyLimitReached
+        raise _unreachable(session, principal, conversation_id, scope)
     # Refused here, the unit of work rolls back: the message, and the seq it took.
-    if taken.is_guest_session and data.role is MessageRole.USER:
+    if taken.is_guest_session and is_user_message and not principal.is_guest:
         counted = repository.count_guest_message(
-            session, conversation_id, limits.guest_message_limit
+            session, principal, conversation_id, limits.guest_message_limit, scope=scope
         )
         if counted is None:
             raise GuestLimitReached
@@ -231,7 +268,78 @@ def append_message(
         client_message_id=new.client_message_id,
         created_at=new.created_at,
     )
-    return AppendedMessage(message, replayed=False)
+    safety = None
+    if is_user_message:
+        safety = _screen(session, principal, taken.user_id, message, scope, accept_language)
+    return AppendedMessage(message, replayed=False, safety=safety)
+
+
+def _screen(
+    session: Session,
+    principal: Principal,
+    owner: uuid.UUID,
+    message: StoredMessage,
+    scope: Scope,
+    accept_language: str | None,
+    *,
+    replayed: bool = False,
+) -> SafetyNotice | None:
+    """Ask whoever screens messages about a stored `user` message."""
+
+    def recent() -> list[str]:
+        return repository.recent_user_messages(
+            session, principal, message.conversation_id, before=message.seq, scope=scope
+        )
+
+    query = ScreenUserMessage(
+        user_id=owner,
+        conversation_id=message.conversation_id,
+        message_id=message.id,
+        content=message.content,
+        accept_language=accept_language,
+        recent=recent,
+        replayed=replayed,
+    )
+    return events.ask(session, query)
+
+
+def _refuse_guest_message(
+    session: Session,
+    guest: Principal,
+    conversation_id: uuid.UUID,
+    content: str,
+    accept_language: str | None,
+) -> GuestMessageRefused:
+    conversation = repository.get(session, guest, conversation_id)
+    if conversation is None or not conversation.is_guest_session:
+        raise ConversationNotFound
+    if not conversation.is_active:
+        raise ConversationEnded
+
+    def recent() -> list[str]:
+        return repository.recent_user_messages(session, guest, conversation_id, before=None)
+
+    query = ScreenUserMessage(
+        user_id=conversation.user_id,
+        conversation_id=conversation_id,
+        message_id=None,
+        content=content,
+        accept_language=accept_language,
+        recent=recent,
+    )
+    return GuestMessageRefused(events.ask(session, query))
+
+
+def _unreachable(
+    session: Session, principal: Principal, conversation_id: uuid.UUID, scope: Scope
+) -> Exception:
+    """Why a message could not take a seq in the conversation."""
+    conversation = repository.get(session, principal, conversation_id, scope=scope)
+    if conversation is None:
+        return ConversationNotFound()
+    if not conversation.is_active:
+        return ConversationEnded()
+    return GuestReplyLimitReached()
 
 
 def list_messages(
@@ -274,6 +382,37 @@ def list_messages(
     ):
         raise ConversationNotFound
     return page
+
+
+def message_context(
+    session: Session,
+    principal: Principal,
+    conversation_id: uuid.UUID,
+    message_id: uuid.UUID | None,
+    *,
+    earlier: int,
+    later: int,
+    as_staff: bool = False,
+) -> list[StoredMessage]:
+    """A message with up to `earlier` messages before it and `later` after it, in seq
+    order; with no `message_id`, the conversation's latest `earlier` messages."""
+    scope = scope_of(principal, staff=as_staff)
+    seq = None
+    if message_id is not None:
+        seq = repository.seq_of(session, principal, conversation_id, message_id, scope=scope)
+        if seq is None:
+            raise ConversationNotFound
+    before = None if seq is None else seq + 1
+    size = earlier + (seq is not None)
+    older = repository.latest_messages(
+        session, principal, conversation_id, before=before, limit=size, scope=scope
+    )
+    newer: list[StoredMessage] = []
+    if seq is not None and later:
+        newer = repository.messages_after(
+            session, principal, conversation_id, after=seq, limit=later, scope=scope
+        )
+    return older[::-1] + newer
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 import math
 from collections.abc import Callable
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 
 class ConvobaseError(Exception):
@@ -23,6 +23,11 @@ class ConvobaseError(Exception):
     @property
     def headers(self) -> dict[str, str]:
         """HTTP headers the answer carries."""
+        return {}
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """Members the problem document carries besides the standard ones (RFC 9457)."""
         return {}
 
 

@@ -66,6 +66,7 @@ def problem_response(
     title: str | None = None,
     errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
     problem = Problem(
         type=f"{TYPE_BASE}{code}",
@@ -76,7 +77,7 @@ def problem_response(
         errors=errors,
     )
     return JSONResponse(
-        problem.model_dump(exclude_none=True),
+        {**(extensions or {}), **problem.model_dump(exclude_none=True)},
         status_code=status,
         media_type=MEDIA_TYPE,
         headers=headers,
@@ -86,7 +87,12 @@ def problem_response(
 async def convobase_error_handler(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ConvobaseError)
     return problem_response(
-        error.status, error.code, error.detail, title=error.title, headers=error.headers or None
+        error.status,
+        error.code,
+        error.detail,
+        title=error.title,
+        headers=error.headers or None,
+        extensions=error.extensions,
     )
 
 

@@ -1,4 +1,6 @@
+import uuid
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -66,6 +68,12 @@ def get_user(session: Session, principal: Principal) -> User:
     if user is None:
         raise UserNotFound
     return user
+
+
+def preferences_of(session: Session, user_id: uuid.UUID) -> dict[str, Any]:
+    """A user's preferences, if the transaction may read their row; else none."""
+    user = repository.get(session, user_id)
+    return dict(user.preferences) if user is not None else {}
 
 
 def update_user(session: Session, principal: Principal, *, data: UserUpdate) -> User:
