@@ -73,7 +73,8 @@ def test_export_holds_the_users_conversations_and_messages(api: Api) -> None:
     first = api.conversation(me, title="Primera")
     api.say(me, first["id"], "Hola")
     api.reply(first["id"], "¡Hola! ¿Qué tal?")
-    api.conversation(me, title="Segunda")
+    second = api.conversation(me, title="Segunda")
+    api.say(me, second["id"], "I want to die")
     api.conversation(api.new_user(), title="Not mine")
 
     export = api.client.get("/v1/me/export", headers=me).json()
@@ -85,6 +86,8 @@ def test_export_holds_the_users_conversations_and_messages(api: Api) -> None:
     ]
     messages = {c["title"]: c["messages"] for c in export["conversations"]}
     assert [m["content"] for m in messages["Primera"]] == ["Hola", "¡Hola! ¿Qué tal?"]
+    assert [event["conversation_id"] for event in export["crisis_events"]] == [second["id"]]
+    assert export["analyses"] == []
 
 
 def test_last_active_follows_the_user(api: Api, app_settings: Settings) -> None:

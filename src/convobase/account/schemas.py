@@ -2,7 +2,9 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from convobase.analysis.schemas import AnalysisRead
 from convobase.conversations.schemas import ConversationRead, MessageRead
+from convobase.safety.schemas import CrisisEventRead
 from convobase.users.schemas import UserRead
 
 
@@ -16,3 +18,5 @@ class AccountExport(BaseModel):
     exported_at: datetime
     user: UserRead
     conversations: list[ConversationExport]
+    analyses: list[AnalysisRead]
+    crisis_events: list[CrisisEventRead]

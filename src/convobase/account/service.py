@@ -1,10 +1,14 @@
 from sqlalchemy.orm import Session
 
 from convobase.account.schemas import AccountExport, ConversationExport
+from convobase.analysis import service as analysis_service
+from convobase.analysis.schemas import AnalysisRead
 from convobase.conversations import service as conversation_service
 from convobase.conversations.schemas import ConversationRead, MessageRead
 from convobase.core.principal import Principal
 from convobase.core.time import utc_now
+from convobase.safety import service as safety_service
+from convobase.safety.schemas import CrisisEventRead
 from convobase.users import service as user_service
 from convobase.users.schemas import UserRead
 
@@ -25,7 +29,17 @@ def export_account(session: Session, principal: Principal) -> AccountExport:
         for conversation in conversation_service.all_conversations(session, principal)
     ]
     return AccountExport(
-        exported_at=utc_now(), user=UserRead.model_validate(user), conversations=conversations
+        exported_at=utc_now(),
+        user=UserRead.model_validate(user),
+        conversations=conversations,
+        analyses=[
+            AnalysisRead.model_validate(result)
+            for result in analysis_service.all_analyses(session, principal)
+        ],
+        crisis_events=[
+            CrisisEventRead.model_validate(event)
+            for event in safety_service.all_own_events(session, principal)
+        ],
     )
 
 

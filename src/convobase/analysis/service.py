@@ -18,6 +18,7 @@ from convobase.conversations.events import UserMessagesCounted
 from convobase.core.ids import new_id
 from convobase.core.pagination import (
     DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
     Page,
     cursor_time,
     cursor_uuid,
@@ -149,6 +150,17 @@ def list_analyses(
         before = (cursor_time(created_at), cursor_uuid(result_id))
     rows = repository.list_page(session, principal, user_id=user_id, before=before, limit=limit + 1)
     return paginate(rows, limit, lambda last: (last.created_at.isoformat(), str(last.id)))
+
+
+def all_analyses(session: Session, principal: Principal) -> list[AnalysisResult]:
+    """Every analysis of the caller, newest first."""
+    results: list[AnalysisResult] = []
+    cursor = None
+    while True:
+        page = list_analyses(session, principal, cursor=cursor, limit=MAX_PAGE_SIZE)
+        results += page.items
+        if (cursor := page.next_cursor) is None:
+            return results
 
 
 def _result(

@@ -16,6 +16,7 @@ from convobase.core.errors import ValidationFailed
 from convobase.core.ids import new_id
 from convobase.core.pagination import (
     DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
     InvalidCursor,
     Page,
     cursor_time,
@@ -44,6 +45,11 @@ from convobase.safety.resources import CrisisDirectory, Referral, parse_accept_l
 from convobase.users import service as user_service
 
 NOTIFY_TASK = "crisis_notification"
+# With the worker's backoff (10 s doubled per retry, at most an hour) a receiver may be
+# down for about two and a half hours before a notification is given up as failed.
+NOTIFY_RETRIES = 10
+# Ahead of analyses and clean-ups in the queue.
+NOTIFY_PRIORITY = 10
 # Staff read the triggering message with this many messages before it, and after it
 # (the assistant's answer, and what the user said next).
 CONTEXT_BEFORE = 10
@@ -107,6 +113,8 @@ class CrisisScreen:
                 NOTIFY_TASK,
                 {"event_id": str(event.id), "user_id": str(event.user_id)},
                 dedup_key=f"crisis-notification:{event.id}",
+                priority=NOTIFY_PRIORITY,
+                retry_limit=NOTIFY_RETRIES,
                 for_user_id=event.user_id,
             )
         return SafetyNotice(
@@ -188,6 +196,17 @@ def list_own_events(
         before = (cursor_time(created_at), cursor_uuid(event_id))
     rows = repository.list_own(session, principal, before=before, limit=limit + 1)
     return paginate(rows, limit, lambda last: (last.created_at.isoformat(), str(last.id)))
+
+
+def all_own_events(session: Session, principal: Principal) -> list[CrisisEvent]:
+    """Every crisis event of the caller, newest first."""
+    found: list[CrisisEvent] = []
+    cursor = None
+    while True:
+        page = list_own_events(session, principal, cursor=cursor, limit=MAX_PAGE_SIZE)
+        found += page.items
+        if (cursor := page.next_cursor) is None:
+            return found
 
 
 def get_own_event(session: Session, principal: Principal, event_id: uuid.UUID) -> CrisisEvent:
