@@ -32,6 +32,7 @@ from convobase.analysis.analyzers import (
     load_analyzer,
 )
 from convobase.config import ConfigurationError, Settings
+from convobase.core import webhooks
 from convobase.core.webhooks import SIGNATURE_HEADER
 from tests.webhooks import SECRET, webhook_server
 
@@ -195,7 +196,7 @@ def test_webhook_analyzer_signs_the_body_with_a_timestamp(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     moment = datetime.now(UTC).replace(microsecond=0)
-    monkeypatch.setattr(analyzers, "utc_now", lambda: moment)
+    monkeypatch.setattr(webhooks, "utc_now", lambda: moment)
     seen: list[httpx.Request] = []
 
     def answer(request: httpx.Request) -> httpx.Response:

@@ -9,6 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from convobase import bootstrap
+from convobase.config import ConfigurationError, Settings
 from convobase.conversations import service as conversation_service
 from convobase.conversations.models import MessageRole
 from convobase.conversations.schemas import MessageCreate
@@ -112,3 +113,23 @@ def test_a_failing_receiver_is_tried_again_later(notifying_database: Database) -
 def _owner(database: Database, event_id: uuid.UUID) -> uuid.UUID:
     with database.transaction(STAFF) as session:
         return service.read_event(session, STAFF, event_id).event.user_id
+
+
+@pytest.mark.parametrize(
+    ("secret", "complaint"),
+    [(None, "CONVOBASE_CRISIS_WEBHOOK_SECRET"), ("too-short", "at least 32 characters")],
+)
+def test_a_webhook_without_a_proper_secret_is_refused_at_start_up(
+    secret: str | None, complaint: str
+) -> None:
+    settings = Settings(
+        crisis_webhook_url="https://staff.example/crisis",
+        crisis_webhook_secret=None if secret is None else SecretStr(secret),
+    )
+
+    with pytest.raises(ConfigurationError, match=complaint):
+        CrisisWebhook.from_settings(settings)
+
+
+def test_without_a_webhook_url_nobody_is_notified() -> None:
+    assert CrisisWebhook.from_settings(Settings()) is None

@@ -24,7 +24,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from convobase.analysis.analyzer import AnalysisBatch, Analyzer, AnalyzerFailed, Assessment
 from convobase.config import ConfigurationError, Settings
-from convobase.core.webhooks import MIN_SECRET_LENGTH, SIGNATURE_HEADER, signature
+from convobase.core.webhooks import SIGNATURE_HEADER, signature, signing_secret
 
 ANALYZER_ENTRY_POINTS = "convobase.analyzers"
 MAX_ANSWER_BYTES = 256 * 1024
@@ -346,11 +346,7 @@ def load_analyzer(settings: Settings) -> Analyzer:
 def _webhook_analyzer(settings: Settings) -> WebhookAnalyzer:
     if not settings.analyzer_url:
         raise ConfigurationError("The webhook analyzer needs CONVOBASE_ANALYZER_URL.")
-    if settings.analyzer_secret is None:
-        raise ConfigurationError("The webhook analyzer needs CONVOBASE_ANALYZER_SECRET.")
-    secret = settings.analyzer_secret.get_secret_value()
-    if len(secret) < MIN_SECRET_LENGTH:
-        raise ConfigurationError(
-            f"CONVOBASE_ANALYZER_SECRET must be at least {MIN_SECRET_LENGTH} characters."
-        )
-    return WebhookAnalyzer(settings.analyzer_url, secret, timeout=settings.analyzer_timeout_seconds)
+    secret = signing_secret(settings.analyzer_secret, "CONVOBASE_ANALYZER_SECRET")
+    return WebhookAnalyzer(
+        settings.analyzer_url, secret.decode(), timeout=settings.analyzer_timeout_seconds
+    )

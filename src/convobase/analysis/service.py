@@ -20,10 +20,9 @@ from convobase.core.pagination import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     Page,
-    cursor_time,
-    cursor_uuid,
-    decode_cursor,
-    paginate,
+    every,
+    paginate_by_time,
+    time_position,
 )
 from convobase.core.principal import Principal, require_staff
 from convobase.core.time import utc_now
@@ -144,23 +143,16 @@ def list_analyses(
     """Analyses, newest first: the caller's own, or with `user_id` that user's (staff)."""
     if user_id is not None:
         require_staff(principal, "read another user's analyses")
-    before = None
-    if cursor is not None:
-        created_at, result_id = decode_cursor(cursor, str, str)
-        before = (cursor_time(created_at), cursor_uuid(result_id))
+    before = time_position(cursor)
     rows = repository.list_page(session, principal, user_id=user_id, before=before, limit=limit + 1)
-    return paginate(rows, limit, lambda last: (last.created_at.isoformat(), str(last.id)))
+    return paginate_by_time(rows, limit, lambda last: (last.created_at, last.id))
 
 
 def all_analyses(session: Session, principal: Principal) -> list[AnalysisResult]:
     """Every analysis of the caller, newest first."""
-    results: list[AnalysisResult] = []
-    cursor = None
-    while True:
-        page = list_analyses(session, principal, cursor=cursor, limit=MAX_PAGE_SIZE)
-        results += page.items
-        if (cursor := page.next_cursor) is None:
-            return results
+    return every(
+        lambda cursor: list_analyses(session, principal, cursor=cursor, limit=MAX_PAGE_SIZE)
+    )
 
 
 def _result(

@@ -34,10 +34,11 @@ from convobase.core.pagination import (
     MAX_PAGE_SIZE,
     InvalidCursor,
     Page,
-    cursor_time,
-    cursor_uuid,
     decode_cursor,
+    every,
     paginate,
+    paginate_by_time,
+    time_position,
 )
 from convobase.core.principal import Principal
 from convobase.core.time import utc_now
@@ -111,12 +112,9 @@ def list_conversations(
     limit: int = DEFAULT_PAGE_SIZE,
 ) -> Page[Conversation]:
     """The caller's conversations, most recent activity first."""
-    before = None
-    if cursor is not None:
-        last_message_at, conversation_id = decode_cursor(cursor, str, str)
-        before = (cursor_time(last_message_at), cursor_uuid(conversation_id))
+    before = time_position(cursor)
     rows = repository.list_page(session, principal, before=before, limit=limit + 1)
-    return paginate(rows, limit, lambda last: (last.last_message_at.isoformat(), str(last.id)))
+    return paginate_by_time(rows, limit, lambda last: (last.last_message_at, last.id))
 
 
 def update_conversation(
@@ -530,13 +528,9 @@ def _guest_status(conversation: Conversation, limits: Limits) -> GuestSessionSta
 
 def all_conversations(session: Session, principal: Principal) -> list[Conversation]:
     """Every conversation the caller owns, most recent activity first."""
-    conversations: list[Conversation] = []
-    cursor = None
-    while True:
-        page = list_conversations(session, principal, cursor=cursor, limit=MAX_PAGE_SIZE)
-        conversations += page.items
-        if (cursor := page.next_cursor) is None:
-            return conversations
+    return every(
+        lambda cursor: list_conversations(session, principal, cursor=cursor, limit=MAX_PAGE_SIZE)
+    )
 
 
 def all_messages(

@@ -52,6 +52,41 @@ def paginate(
     return Page(items, encode_cursor(*position(items[-1])) if more else None)
 
 
+TimePosition = tuple[datetime, uuid.UUID]
+"""Where a list ordered by a time and an id (newest first, most often) stands."""
+
+
+def time_position(cursor: str | None) -> TimePosition | None:
+    """The position a cursor of `paginate_by_time` holds; None (the first page) for none."""
+    if cursor is None:
+        return None
+    moment, row_id = decode_cursor(cursor, str, str)
+    return cursor_time(moment), cursor_uuid(row_id)
+
+
+def paginate_by_time(
+    rows: Sequence[T], limit: int, position: Callable[[T], TimePosition]
+) -> Page[T]:
+    """`paginate` for a list ordered by a time and an id."""
+
+    def encoded(last: T) -> tuple[str, str]:
+        moment, row_id = position(last)
+        return moment.isoformat(), str(row_id)
+
+    return paginate(rows, limit, encoded)
+
+
+def every(page_of: Callable[[str | None], Page[T]]) -> list[T]:
+    """All the items of a paginated list: `page_of(cursor)` for each page in turn."""
+    items: list[T] = []
+    cursor = None
+    while True:
+        page = page_of(cursor)
+        items += page.items
+        if (cursor := page.next_cursor) is None:
+            return items
+
+
 def encode_cursor(*key: CursorPart) -> str:
     """Pack a keyset position into an opaque, URL-safe string."""
     raw = json.dumps(list(key), separators=(",", ":")).encode()

@@ -9,6 +9,9 @@ cannot be replayed later (docs/analyzers.md and docs/safety.md show a receiver).
 import hashlib
 import hmac
 
+from pydantic import SecretStr
+
+from convobase.config import ConfigurationError
 from convobase.core.time import utc_now
 
 SIGNATURE_HEADER = "Convobase-Signature"
@@ -20,3 +23,14 @@ def signature(secret: bytes, body: bytes, *, timestamp: int | None = None) -> st
     moment = int(utc_now().timestamp()) if timestamp is None else timestamp
     signed = f"{moment}.".encode() + body
     return f"t={moment},v1={hmac.new(secret, signed, hashlib.sha256).hexdigest()}"
+
+
+def signing_secret(secret: SecretStr | None, variable: str) -> bytes:
+    """The secret a webhook is signed with, from the setting `variable` (its environment
+    name); ConfigurationError if it is unset or shorter than MIN_SECRET_LENGTH."""
+    if secret is None:
+        raise ConfigurationError(f"The webhook needs {variable}.")
+    value = secret.get_secret_value()
+    if len(value) < MIN_SECRET_LENGTH:
+        raise ConfigurationError(f"{variable} must be at least {MIN_SECRET_LENGTH} characters.")
+    return value.encode()

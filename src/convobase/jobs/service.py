@@ -10,10 +10,8 @@ from convobase.core.ids import new_id
 from convobase.core.pagination import (
     DEFAULT_PAGE_SIZE,
     Page,
-    cursor_time,
-    cursor_uuid,
-    decode_cursor,
-    paginate,
+    paginate_by_time,
+    time_position,
 )
 from convobase.core.principal import Principal, require_staff
 from convobase.core.time import utc_now
@@ -76,12 +74,9 @@ def list_jobs(
 ) -> Page[Job]:
     """Jobs, newest first, optionally of one state and task name (staff)."""
     require_staff(principal, "see jobs")
-    before = None
-    if cursor is not None:
-        created_at, job_id = decode_cursor(cursor, str, str)
-        before = (cursor_time(created_at), cursor_uuid(job_id))
+    before = time_position(cursor)
     rows = repository.list_page(session, state=state, name=name, before=before, limit=limit + 1)
-    return paginate(rows, limit, lambda last: (last.created_at.isoformat(), str(last.id)))
+    return paginate_by_time(rows, limit, lambda last: (last.created_at, last.id))
 
 
 def get_job(session: Session, principal: Principal, job_id: uuid.UUID) -> Job:

@@ -22,7 +22,10 @@ from convobase.core.pagination import (
     cursor_time,
     cursor_uuid,
     decode_cursor,
+    every,
     paginate,
+    paginate_by_time,
+    time_position,
 )
 from convobase.core.principal import Principal, require_staff
 from convobase.core.time import utc_now
@@ -75,7 +78,7 @@ class CrisisScreen:
         if query.replayed:
             assert query.message_id is not None
             recorded = repository.of_message(session, _owner(query), query.message_id)
-            return None if recorded is None else self._notice(session, recorded, query)
+            return None if recorded is None else self._shown_again(session, recorded, query)
         verdict = self.screener.screen(query.content, query.recent)
         if verdict is None:
             return None
@@ -117,13 +120,7 @@ class CrisisScreen:
                 retry_limit=NOTIFY_RETRIES,
                 for_user_id=event.user_id,
             )
-        return SafetyNotice(
-            event_id=event.id,
-            severity=event.severity_level,
-            category=event.category,
-            message=referral.message,
-            resources=tuple(event.resources_shown),
-        )
+        return _notice(event, referral.message)
 
     def _referral(
         self,
@@ -147,7 +144,7 @@ class CrisisScreen:
             languages=languages,
         )
 
-    def _notice(
+    def _shown_again(
         self, session: Session, event: CrisisEvent, query: ScreenUserMessage
     ) -> SafetyNotice:
         """The notice a recorded event was shown with: the same resources, the message
@@ -157,13 +154,18 @@ class CrisisScreen:
         referral = self._referral(
             session, query, category, severity, about_someone_else=about_someone_else
         )
-        return SafetyNotice(
-            event_id=event.id,
-            severity=event.severity_level,
-            category=event.category,
-            message=referral.message,
-            resources=tuple(event.resources_shown),
-        )
+        return _notice(event, referral.message)
+
+
+def _notice(event: CrisisEvent, message: str) -> SafetyNotice:
+    """What the writer of `event`'s message is shown: `message` and the lines recorded."""
+    return SafetyNotice(
+        event_id=event.id,
+        severity=event.severity_level,
+        category=event.category,
+        message=message,
+        resources=tuple(event.resources_shown),
+    )
 
 
 def _owner(query: ScreenUserMessage) -> Principal:
@@ -190,23 +192,16 @@ def list_own_events(
     limit: int = DEFAULT_PAGE_SIZE,
 ) -> Page[CrisisEvent]:
     """The caller's crisis events, newest first."""
-    before = None
-    if cursor is not None:
-        created_at, event_id = decode_cursor(cursor, str, str)
-        before = (cursor_time(created_at), cursor_uuid(event_id))
+    before = time_position(cursor)
     rows = repository.list_own(session, principal, before=before, limit=limit + 1)
-    return paginate(rows, limit, lambda last: (last.created_at.isoformat(), str(last.id)))
+    return paginate_by_time(rows, limit, lambda last: (last.created_at, last.id))
 
 
 def all_own_events(session: Session, principal: Principal) -> list[CrisisEvent]:
     """Every crisis event of the caller, newest first."""
-    found: list[CrisisEvent] = []
-    cursor = None
-    while True:
-        page = list_own_events(session, principal, cursor=cursor, limit=MAX_PAGE_SIZE)
-        found += page.items
-        if (cursor := page.next_cursor) is None:
-            return found
+    return every(
+        lambda cursor: list_own_events(session, principal, cursor=cursor, limit=MAX_PAGE_SIZE)
+    )
 
 
 def get_own_event(session: Session, principal: Principal, event_id: uuid.UUID) -> CrisisEvent:

@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from convobase.config import ConfigurationError, Settings
-from convobase.core.webhooks import MIN_SECRET_LENGTH, SIGNATURE_HEADER, signature
+from convobase.config import Settings
+from convobase.core.webhooks import SIGNATURE_HEADER, signature, signing_secret
 from convobase.safety.models import CrisisEvent
 
 EVENT_HEADER = "Convobase-Event-Id"
@@ -39,16 +39,9 @@ class CrisisWebhook:
         """The webhook the settings configure; None if they configure none."""
         if not settings.crisis_webhook_url:
             return None
-        if settings.crisis_webhook_secret is None:
-            raise ConfigurationError("The crisis webhook needs CONVOBASE_CRISIS_WEBHOOK_SECRET.")
-        secret = settings.crisis_webhook_secret.get_secret_value()
-        if len(secret) < MIN_SECRET_LENGTH:
-            raise ConfigurationError(
-                f"CONVOBASE_CRISIS_WEBHOOK_SECRET must be at least {MIN_SECRET_LENGTH} characters."
-            )
         return cls(
             settings.crisis_webhook_url,
-            secret.encode(),
+            signing_secret(settings.crisis_webhook_secret, "CONVOBASE_CRISIS_WEBHOOK_SECRET"),
             timeout=settings.crisis_webhook_timeout_seconds,
         )
 
