@@ -791,11 +791,13 @@ def path_ids(
 ) -> dict[str, str]:
     """Values for every path parameter: the caller's own resources (a job id that
     names no job: staff's job routes then answer 404)."""
+    crisis = {"role": "user", "content": "I want to kill myself"}
     return {
         "conversation_id": conversation["id"],
         "persona_id": persona["id"],
         "user_id": api.client.get("/v1/me", headers=me).json()["id"],
         "job_id": str(uuid.uuid4()),
+        "event_id": api.append(me, conversation["id"], crisis)["safety"]["event_id"],
     }
 
 
@@ -807,8 +809,9 @@ def test_no_route_answers_500_to_any_body(api: Api, body: bytes, content_type: s
     routes = write_routes(api)
 
     assert routes
+    ids = path_ids(api, me, conversation, persona)
     for method, path in routes:
-        url = path.format(**path_ids(api, me, conversation, persona))
+        url = path.format(**ids)
         for caller in (me, api.staff):
             headers = {**caller, **({"Content-Type": content_type} if content_type else {})}
             response = api.client.request(method, url, content=body, headers=headers)
@@ -850,8 +853,9 @@ def test_no_route_answers_500_to_any_query_parameter(api: Api, value: str) -> No
     ]
 
     assert any(names for _, names in reads)
+    ids = path_ids(api, me, conversation, persona)
     for path, names in reads:
-        url = path.format(**path_ids(api, me, conversation, persona))
+        url = path.format(**ids)
         for name in names:
             for caller in (me, api.staff):
                 response = api.client.get(f"{url}?{name}={value}", headers=caller)
