@@ -834,7 +834,7 @@ ODD_QUERY_VALUES = [
     "",
     "x" * 5_000,
     cursor_of("after", INT64_OVERFLOW),
-    cursor_of("0001-01-01T00:00:00+01:00", str(uuid.uuid4())),
+    cursor_of("0001-01-01T00:00:00+01:00", str(uuid.UUID(int=1))),
 ]
 
 
