@@ -173,3 +173,16 @@ def test_with_no_country_known_the_international_directory_is_shown(api: Api) ->
     answer = api.append(user, conversation_id, {"role": "user", "content": CRISIS})
 
     assert answer["safety"]["resources"][0]["country"] is None
+
+
+def test_stats_take_rfc_3339_times_only(api: Api) -> None:
+    stats = "/v1/crisis-events/stats"
+
+    odd = [
+        api.client.get(stats, params={"until": value}, headers=api.staff)
+        for value in ("0.5", "1700000000", "2026-01-01", "2026-01-01T00:00:00")
+    ]
+    good = api.client.get(stats, params={"until": "2026-01-01T00:00:00+01:00"}, headers=api.staff)
+
+    assert [response.status_code for response in odd] == [422] * len(odd)
+    assert good.status_code == 200

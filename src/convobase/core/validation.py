@@ -9,6 +9,7 @@ databases store and give back alike.
 
 import json
 import math
+import re
 from decimal import Decimal
 from typing import Annotated, Any, Final
 
@@ -50,6 +51,28 @@ def _a_boolean(value: object) -> object:
 
 OnlyBooleans: Final = BeforeValidator(_a_boolean)
 """For `Literal[True]` or `Literal[False]`: refuse 0 and 1, which equal them."""
+
+
+# RFC 3339's date-time, the published schema's `format: date-time`: a date, "T", a time
+# and an offset. Pydantic's lax parsing would also take a bare number (seconds since the
+# epoch) or a date alone.
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})"
+)
+
+
+def _a_date_and_time(value: object) -> object:
+    if not (isinstance(value, str) and _RFC3339.fullmatch(value)):
+        raise PydanticCustomError(
+            "datetime_type",
+            "Input should be an RFC 3339 date and time, such as 2026-01-31T12:00:00Z",
+        )
+    return value
+
+
+DateAndTime: Final = BeforeValidator(_a_date_and_time)
+"""For a `datetime` a caller sends (a query parameter): RFC 3339 text with an offset,
+never a number, a date alone or a time without its offset."""
 
 
 def unstorable(value: str) -> str | None:

@@ -1,5 +1,6 @@
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter
 
@@ -7,6 +8,7 @@ from convobase.conversations.schemas import CrisisSeverity
 from convobase.core.deps import CallerDep, PageSize, StaffDep, UnitOfWorkDep
 from convobase.core.pagination import DEFAULT_PAGE_SIZE, PageRead, page_read
 from convobase.core.problems import problem_responses
+from convobase.core.validation import DateAndTime
 from convobase.safety import service
 from convobase.safety.detector import Severity
 from convobase.safety.models import CrisisEventStatus, StatsPeriod
@@ -49,8 +51,8 @@ async def list_my_crisis_events(
 async def crisis_event_stats(
     uow: UnitOfWorkDep,
     staff: StaffDep,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Annotated[datetime, DateAndTime] | None = None,
+    until: Annotated[datetime, DateAndTime] | None = None,
     period: StatsPeriod = StatsPeriod.WEEK,
 ) -> CrisisEventStats:
     """Events, crisis lines shown and time to resolution per period; the last 12 weeks
