@@ -2,6 +2,7 @@
 
 import itertools
 import uuid
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -10,6 +11,8 @@ from convobase.conversations.models import Conversation, MessageRole
 from convobase.conversations.repository import StoredMessage
 from convobase.conversations.schemas import ConversationCreate, MessageCreate
 from convobase.core.principal import Principal
+from convobase.onboarding import service as onboarding_service
+from convobase.onboarding.flow import FlowCatalog
 from convobase.personas import service as persona_service
 from convobase.personas.models import Persona
 from convobase.personas.schemas import PersonaCreate, PersonalityConfig
@@ -63,3 +66,47 @@ def messages(
     session: Session, principal: Principal, conversation: Conversation, count: int
 ) -> list[StoredMessage]:
     return [message(session, principal, conversation, f"message {n}") for n in range(count)]
+
+
+# Answers that fit each phase of the running-coach flows (versions 1 and 2).
+RUNNING_ANSWERS: dict[str, dict[str, Any]] = {
+    "goal": {"distance": "half marathon", "has_race": True},
+    "experience": {"years_running": 3},
+    "race": {"race_date": "2027-04-18", "target_time": "1:55:00"},
+    "target_race": {"race_date": "2027-04-18", "target_finish_time": "1:55:00"},
+    "recent_races": {"races": [{"distance": "10K", "time": "0:52:30"}]},
+    "schedule": {"runs_per_week": 4, "available_days": ["tuesday", "thursday", "sunday"]},
+    "injuries": {"injuries": ["shin splints"]},
+    "health": {"injuries": ["shin splints"]},
+    "units": {"units": "metric"},
+    "preferences": {"units": "metric", "coaching_style": "supportive"},
+}
+
+
+def onboarding(
+    session: Session,
+    owner: Principal,
+    *,
+    up_to: str | None = None,
+    catalog: FlowCatalog | None = None,
+) -> onboarding_service.OnboardingView:
+    """The owner's onboarding, every phase before `up_to` answered and passed."""
+    view = onboarding_service.current(session, owner, catalog=catalog)
+    while up_to is not None and view.phase.key != up_to:
+        view = answer(session, owner, view, RUNNING_ANSWERS[view.phase.key], catalog=catalog)
+        view = onboarding_service.advance(session, owner, if_match=view.etag, catalog=catalog)
+    return view
+
+
+def answer(
+    session: Session,
+    owner: Principal,
+    view: onboarding_service.OnboardingView,
+    patch: dict[str, Any],
+    *,
+    catalog: FlowCatalog | None = None,
+) -> onboarding_service.OnboardingView:
+    """Save `patch` to the current phase of the onboarding `view` shows."""
+    return onboarding_service.save_answers(
+        session, owner, patch=patch, if_match=view.etag, catalog=catalog
+    )

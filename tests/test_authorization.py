@@ -63,6 +63,11 @@ class World:
             said["safety"]["event_id"],
         )
 
+    def conditions(self, caller: str) -> Headers:
+        """An If-Match with the ETag of the caller's own onboarding, if they have one."""
+        response = self.api.client.get("/v1/onboarding/current", headers=self.headers[caller])
+        return {"If-Match": response.headers["etag"]} if response.status_code == 200 else {}
+
 
 Body = Callable[[World], dict[str, Any] | None]
 
@@ -91,6 +96,11 @@ STAFF_ONLY = _same(403, staff=200, no_token=401, expired_token=401)
 # routes someone else's conversation is as missing for them as for anybody.
 OWNER_ONLY = _same(404, owner=200, other_guest=403, no_token=401, expired_token=401)
 OWNER_OR_GUEST_OWNER = _same(404, owner=200, no_token=401, expired_token=401)
+
+
+def _signed_in(status: int) -> dict[str, int]:
+    return {"owner": status, "other_user": status, "staff": status}
+
 
 MATRIX: dict[tuple[str, str], tuple[dict[str, int], Body]] = {
     ("GET", "/openapi.json"): (PUBLIC, _none),
@@ -168,6 +178,22 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, int], Body]] = {
         {**STAFF_ONLY, "staff": 409},
         lambda w: {},
     ),
+    # Everyone signed in has an onboarding of their own (staff too, with a user id).
+    ("GET", "/v1/onboarding/current"): (USER_ONLY, _none),
+    ("PATCH", "/v1/onboarding/current/answers"): (USER_ONLY, lambda w: {"distance": "5K"}),
+    # A new onboarding: its first phase is not answered, nor is there one before it.
+    ("POST", "/v1/onboarding/current/advance"): ({**USER_ONLY, **_signed_in(422)}, _none),
+    ("POST", "/v1/onboarding/current/back"): ({**USER_ONLY, **_signed_in(409)}, _none),
+    ("POST", "/v1/onboarding/current/complete"): ({**USER_ONLY, **_signed_in(422)}, _none),
+    ("POST", "/v1/onboarding/import"): (USER_ONLY, lambda w: {"format_version": 1}),
+    ("GET", "/v1/staff/onboarding/funnel"): (STAFF_ONLY, _none),
+}
+# Writes that must name the version they change (If-Match): each caller sends their own.
+CONDITIONAL = {
+    ("PATCH", "/v1/onboarding/current/answers"),
+    ("POST", "/v1/onboarding/current/advance"),
+    ("POST", "/v1/onboarding/current/back"),
+    ("POST", "/v1/onboarding/current/complete"),
 }
 
 
@@ -203,7 +229,11 @@ def test_caller_gets_the_expected_status(api: Api, method: str, path: str, calle
         event_id=world.crisis_event_id,
     )
 
-    response = api.client.request(method, url, json=body(world), headers=world.headers[caller])
+    headers = world.headers[caller]
+    if (method, path) in CONDITIONAL:
+        headers = {**headers, **world.conditions(caller)}
+
+    response = api.client.request(method, url, json=body(world), headers=headers)
 
     assert response.status_code == expected[caller], response.text
     if response.status_code >= 400:

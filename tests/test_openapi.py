@@ -150,8 +150,11 @@ def test_choices_are_named_schemas_not_repeated_inline(document: dict[str, Any])
         "CrisisOutcome",
         "CrisisSeverity",
         "CrisisTrigger",
+        "ImportOutcome",
         "JobState",
         "MessageRole",
+        "OnboardingStatus",
+        "PhaseState",
         "SkillLevel",
         "StatsPeriod",
     ]

@@ -20,6 +20,7 @@ from convobase.core import deps, problems
 from convobase.core.bounds import RequestBoundsMiddleware
 from convobase.core.logging import RequestLogMiddleware, configure_logging
 from convobase.jobs import routes as job_routes
+from convobase.onboarding import routes as onboarding_routes
 from convobase.personas import routes as persona_routes
 from convobase.safety import routes as safety_routes
 from convobase.users import routes as user_routes
@@ -71,6 +72,12 @@ OPENAPI_TAGS = [
         "name": "me",
         "description": "The signed-in user's own profile (with their stage and graduation), "
         "the analyses of their progress, account export and deletion.",
+    },
+    {
+        "name": "onboarding",
+        "description": "Your onboarding: resumed where you left off, answered phase by phase "
+        "(each write names the version it changes with If-Match), completed once; a "
+        "device's onboarding imported once (docs/onboarding.md).",
     },
     {
         "name": "crisis events",
@@ -140,6 +147,8 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
         user_routes.router,
         analysis_routes.router,
         analysis_routes.staff_router,
+        onboarding_routes.router,
+        onboarding_routes.staff_router,
         safety_routes.router,
         safety_routes.staff_router,
         account_routes.router,

@@ -22,6 +22,7 @@ from convobase.db.rate_limits import DatabaseRateLimiter
 from convobase.db.session import Database
 from convobase.jobs import tasks as job_tasks
 from convobase.jobs.worker import Task, Worker
+from convobase.onboarding import tasks as onboarding_tasks
 from convobase.safety import tasks as safety_tasks
 from convobase.safety.classifier import Screener, load_classifiers
 from convobase.safety.detector import default_detector
@@ -107,13 +108,21 @@ def worker(container: Container, *, concurrency: int = 1) -> Worker:
     rule = analysis_service.MilestoneRule(
         score=Decimal(str(settings.milestone_score)), streak=settings.milestone_streak
     )
-    tasks: list[Task] = [purge, analysis_tasks.analysis_task(load_analyzer(settings), rule)]
+    clean_up, hourly_clean_up = onboarding_tasks.cleanup_task(
+        abandon_after=timedelta(days=settings.onboarding_abandon_days),
+        retention=timedelta(days=settings.onboarding_retention_days),
+    )
+    tasks: list[Task] = [
+        purge,
+        analysis_tasks.analysis_task(load_analyzer(settings), rule),
+        clean_up,
+    ]
     if (webhook := CrisisWebhook.from_settings(settings)) is not None:
         tasks.append(safety_tasks.notification_task(webhook))
     return Worker(
         container.database,
         tasks,
-        periodic=[hourly_purge],
+        periodic=[hourly_purge, hourly_clean_up],
         concurrency=concurrency,
         lease=timedelta(seconds=settings.job_lease_seconds),
         poll_interval=settings.worker_poll_seconds,

@@ -170,6 +170,21 @@ class Settings(BaseSettings):
         "up a stage (1 to 2 to 3), and then graduate them.",
     )
 
+    onboarding_abandon_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="An onboarding session nobody touched for this many days is marked "
+        "abandoned (docs/onboarding.md); the user resumes it when they come back.",
+    )
+    onboarding_retention_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="The answers of an onboarding session abandoned this many days ago are "
+        "purged; a user who comes back after that starts a new session.",
+    )
+
     crisis_classifiers: list[str] = Field(
         default_factory=list,
         description="Crisis classifiers to run beside the rule-based detector, by the name "

@@ -10,6 +10,7 @@ from convobase.conversations import models as conversations
 from convobase.db import rate_limits
 from convobase.db.base import Base
 from convobase.jobs import models as jobs
+from convobase.onboarding import models as onboarding
 from convobase.personas import models as personas
 from convobase.safety import models as safety
 from convobase.users import models as users
@@ -21,6 +22,7 @@ __all__ = [
     "conversations",
     "jobs",
     "metadata",
+    "onboarding",
     "personas",
     "rate_limits",
     "safety",

@@ -52,6 +52,7 @@ class _World:
     headers: Headers = field(default_factory=dict)
     _ids: dict[str, dict[str, str]] = field(default_factory=dict)
     _persona_id: str | None = None
+    _etag: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind == "staff":
@@ -70,6 +71,22 @@ class _World:
     def guest_token(self) -> str:
         """The token of a new guest session, which a user may claim."""
         return str(self.api.guest_session(self.persona_id())["token"])
+
+    def onboarding_etag(self) -> str | None:
+        """The ETag of this caller's onboarding as it is now (guests have none): the
+        one the last answer carried, else read afresh."""
+        if self._etag is None:
+            response = self.api.client.get("/v1/onboarding/current", headers=self.headers)
+            self._etag = response.headers["etag"] if response.status_code == 200 else None
+        return self._etag
+
+    def answered(self, path: str, response: Response) -> None:
+        """Keep the ETag an onboarding answer carries; forget it when one changed the
+        session without saying its new version (an import)."""
+        if etags := response.headers.get("etag"):
+            self._etag = etags[0]
+        elif path.startswith("/v1/onboarding") and 200 <= response.status_code < 300:
+            self._etag = None
 
     def ids_for(self, operation: str) -> dict[str, str]:
         """Ids of a persona and a conversation (with a message) this caller reaches,
@@ -137,6 +154,24 @@ def fuzzed_schema(app: FastAPI, world: _World) -> Any:
         return st.just(body)
 
     @loaded.hook
+    def flatmap_headers(context: HookContext, headers: Any) -> st.SearchStrategy[Any]:
+        # As often: an If-Match naming the caller's onboarding as it is now, so that
+        # conditional writes do more than answer 412.
+        names = [name for name in headers or {} if name.lower() == "if-match"]
+        if not isinstance(headers, dict) or not names:
+            return st.just(headers)
+
+        def current() -> Any:
+            etag = world.onboarding_etag()
+            return headers if etag is None else {**headers, names[0]: etag}
+
+        return st.one_of(st.just(headers), st.builds(current))
+
+    @loaded.hook
+    def after_call(context: HookContext, case: Case[Any], response: Response) -> None:
+        world.answered(case.operation.path, response)
+
+    @loaded.hook
     def filter_failure(
         context: HookContext, failure: Failure, case: Case[Any], response: Response
     ) -> bool:
@@ -156,9 +191,13 @@ def _is_uuid(value: object) -> bool:
 def _documented_refusal(failure: Failure, case: Case[Any], response: Response) -> bool:
     """Whether `failure` is a schema-valid request refused for a reason the API
     documents (docs/api.md) and its JSON Schema cannot state."""
-    if not isinstance(failure, RejectedPositiveData) or response.status_code != 422:
+    if not isinstance(failure, RejectedPositiveData):
         return False
     problem: dict[str, Any] = response.json()
+    if response.status_code in (412, 428):
+        return problem.get("code") in _DOCUMENTED_PRECONDITIONS
+    if response.status_code != 422:
+        return False
     if problem.get("code") in _DOCUMENTED_CODES:
         return True
     if problem.get("detail") in _DOCUMENTED_DETAILS:
@@ -170,7 +209,17 @@ def _documented_refusal(failure: Failure, case: Case[Any], response: Response) -
 
 
 # A cursor or a guest token this service did not issue: opaque strings to the schema.
-_DOCUMENTED_CODES = {"invalid_cursor", "invalid_guest_token"}
+# Onboarding answers are checked against the JSON Schema of the phase the session is at,
+# which the answer names (docs/onboarding.md) and the document cannot know.
+_DOCUMENTED_CODES = {
+    "invalid_cursor",
+    "invalid_guest_token",
+    "onboarding_answers_invalid",
+    "onboarding_incomplete",
+}
+# A conditional write must name the version it changes (If-Match): which one is current
+# is state, not schema (docs/onboarding.md).
+_DOCUMENTED_PRECONDITIONS = {"precondition_required", "onboarding_session_changed"}
 # At most one of `after`, `before` and `cursor`: JSON Schema cannot relate query parameters.
 _DOCUMENTED_DETAILS = {"Give at most one of after, before and cursor."}
 

@@ -13,7 +13,7 @@ from pytest_alembic.tests import (
     test_up_down_consistency,
     test_upgrade,
 )
-from sqlalchemy import Engine, MetaData, select, text
+from sqlalchemy import Engine, MetaData, inspect, select, text
 
 import convobase.db
 from convobase import table_registry
@@ -195,3 +195,58 @@ def test_crisis_events_go_with_their_revision_and_leave_the_conversations(
     assert _dump(alembic_engine) == before
     with alembic_engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM crisis_events")).scalar_one() == 0
+
+
+def test_onboarding_goes_with_its_revision_and_leaves_the_conversations(
+    alembic_runner: MigrationContext, alembic_engine: Engine
+) -> None:
+    alembic_runner.migrate_up_to("heads")
+    user_id = _store_a_conversation(alembic_engine)
+    tables = table_registry.metadata.tables
+    now = utc_now()
+    with alembic_engine.begin() as connection:
+        conversation_id = connection.execute(select(tables["conversations"].c.id)).scalar_one()
+        session = {
+            "id": uuid.uuid4(),
+            "user_id": user_id,
+            "flow_key": "running-coach",
+            "flow_version": 2,
+            "current_phase": "schedule",
+            "status": "active",
+            "answers": {"goal": {"distance": "half marathon", "has_race": True}},
+            "goals": ["half marathon"],
+            "context": {"coaching_style": "supportive"},
+            "conversation_id": conversation_id,
+            "client_session_id": "phone-1",
+            "last_activity_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        connection.execute(tables["onboarding_sessions"].insert(), session)
+        connection.execute(
+            tables["onboarding_events"].insert(),
+            {
+                "id": uuid.uuid4(),
+                "user_id": user_id,
+                "session_id": session["id"],
+                "session_version": 1,
+                "kind": "started",
+                "flow_key": "running-coach",
+                "flow_version": 2,
+                "data": {"answers": {}},
+                "created_at": now,
+            },
+        )
+    before = _dump(alembic_engine)
+
+    alembic_runner.migrate_down_to("0008")
+    assert _dump(alembic_engine) == before
+    with alembic_engine.connect() as connection:
+        left = set(inspect(connection).get_table_names())
+    assert not left & {"onboarding_sessions", "onboarding_events"}
+    alembic_runner.migrate_up_to("heads")
+
+    assert _dump(alembic_engine) == before
+    with alembic_engine.connect() as connection:
+        count = "SELECT count(*) FROM onboarding_sessions"
+        assert connection.execute(text(count)).scalar_one() == 0

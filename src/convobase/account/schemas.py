@@ -4,6 +4,7 @@ from pydantic import BaseModel
 
 from convobase.analysis.schemas import AnalysisRead
 from convobase.conversations.schemas import ConversationRead, MessageRead
+from convobase.onboarding.schemas import OnboardingSessionExport
 from convobase.safety.schemas import CrisisEventRead
 from convobase.users.schemas import UserRead
 
@@ -20,3 +21,4 @@ class AccountExport(BaseModel):
     conversations: list[ConversationExport]
     analyses: list[AnalysisRead]
     crisis_events: list[CrisisEventRead]
+    onboarding_sessions: list[OnboardingSessionExport]

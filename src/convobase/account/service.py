@@ -7,6 +7,8 @@ from convobase.conversations import service as conversation_service
 from convobase.conversations.schemas import ConversationRead, MessageRead
 from convobase.core.principal import Principal
 from convobase.core.time import utc_now
+from convobase.onboarding import service as onboarding_service
+from convobase.onboarding.schemas import OnboardingSessionExport
 from convobase.safety import service as safety_service
 from convobase.safety.schemas import CrisisEventRead
 from convobase.users import service as user_service
@@ -39,6 +41,10 @@ def export_account(session: Session, principal: Principal) -> AccountExport:
         crisis_events=[
             CrisisEventRead.model_validate(event)
             for event in safety_service.all_own_events(session, principal)
+        ],
+        onboarding_sessions=[
+            OnboardingSessionExport.model_validate(row)
+            for row in onboarding_service.all_sessions(session, principal)
         ],
     )
 

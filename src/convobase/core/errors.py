@@ -52,6 +52,20 @@ class Conflict(ConvobaseError):
     code = "conflict"
 
 
+class PreconditionFailed(ConvobaseError):
+    """The resource has changed since you read it: read it again, then retry."""
+
+    status = 412
+    code = "precondition_failed"
+
+
+class PreconditionRequired(ConvobaseError):
+    """This request must say which version it changes: send If-Match with its ETag."""
+
+    status = 428
+    code = "precondition_required"
+
+
 class Unauthorized(ConvobaseError):
     """Authentication is required."""
 

@@ -10,6 +10,7 @@ MAX_DOCUMENT_BYTES = 64 * 1024
 Profile = Annotated[dict[str, Any], json_document(MAX_DOCUMENT_BYTES, "profile")]
 Preferences = Annotated[dict[str, Any], json_document(MAX_DOCUMENT_BYTES, "preferences")]
 Goal = Annotated[Text, Field(min_length=1, max_length=200)]
+MAX_GOALS = 50
 
 
 class UserRead(BaseModel):
@@ -30,6 +31,6 @@ class UserRead(BaseModel):
 class UserUpdate(RequestModel):
     """Fields to replace; omitted fields stay as they are."""
 
-    goals: list[Goal] | None = Field(default=None, max_length=50)
+    goals: list[Goal] | None = Field(default=None, max_length=MAX_GOALS)
     profile: Profile | None = None
     preferences: Preferences | None = None

@@ -4,13 +4,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from convobase.core.errors import Forbidden
+from convobase.core.errors import Forbidden, ValidationFailed
 from convobase.core.principal import Principal
 from convobase.core.time import utc_now
+from convobase.core.validation import bounded_json
 from convobase.users import repository
 from convobase.users.errors import GuestSessionClosed, UserNotFound
 from convobase.users.models import USER_STAGES, User
-from convobase.users.schemas import UserUpdate
+from convobase.users.schemas import MAX_DOCUMENT_BYTES, MAX_GOALS, UserUpdate
 
 # `last_active` is refreshed at most this often, so that reads stay reads.
 ACTIVITY_RESOLUTION = timedelta(minutes=5)
@@ -82,6 +83,31 @@ def update_user(session: Session, principal: Principal, *, data: UserUpdate) -> 
     for field, value in data.model_dump(exclude_unset=True).items():
         if value is not None:
             setattr(user, field, value)
+    session.flush()
+    return user
+
+
+def add_to_profile(
+    session: Session,
+    principal: Principal,
+    *,
+    goals: list[str],
+    profile: dict[str, Any],
+    preferences: dict[str, Any],
+) -> User:
+    """Add `goals` to the caller's (each once, at most MAX_GOALS in all) and set the
+    keys of `profile` and `preferences` in theirs, keeping their other keys."""
+    user = get_user(session, principal)
+    user.goals = list(dict.fromkeys([*user.goals, *goals]))[:MAX_GOALS]
+    try:
+        user.profile = bounded_json(
+            {**user.profile, **profile}, max_bytes=MAX_DOCUMENT_BYTES, name="profile"
+        )
+        user.preferences = bounded_json(
+            {**user.preferences, **preferences}, max_bytes=MAX_DOCUMENT_BYTES, name="preferences"
+        )
+    except ValueError as error:
+        raise ValidationFailed(str(error)) from None
     session.flush()
     return user
 

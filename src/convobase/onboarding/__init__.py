@@ -1,0 +1,1 @@
+"""Onboarding: versioned flows, resumable sessions, device imports, clean-up."""
