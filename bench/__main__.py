@@ -1,20 +1,28 @@
-"""Benchmarks: `python -m bench [store|trigger|http|http-mixed|drivers|jobs|all]
+"""Benchmarks: `python -m bench [store|trigger|http|http-mixed|drivers|jobs|screening|all]
 [--backend sqlite|postgresql|all] [--quick] [--json FILE]`. Each figure is printed beside
 the plain driver's, same run; `http` includes `http-mixed` (latest-50 reads while 8
 clients append, beside the same reads alone); `jobs` puts the job queue beside
-procrastinate's (PostgreSQL)."""
+procrastinate's (PostgreSQL); `screening` times the crisis detector beside a naive
+keyword regex, and what screening adds to a store-level append."""
 
 import argparse
 import json
 import platform
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 from bench import store
-from bench.databases import BACKENDS, bench_database, postgres_admin_url, postgres_connect
-from bench.measure import Row, markdown_table
+from bench.databases import (
+    BACKENDS,
+    BenchDatabase,
+    bench_database,
+    postgres_admin_url,
+    postgres_connect,
+)
+from bench.measure import Measurement, Row, markdown_table
 
 
 def main(argv: Sequence[str]) -> int:
@@ -22,7 +30,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "suite",
         nargs="?",
-        choices=("store", "trigger", "http", "http-mixed", "drivers", "jobs", "all"),
+        choices=("store", "trigger", "http", "http-mixed", "drivers", "jobs", "screening", "all"),
         default="all",
     )
     parser.add_argument("--backend", choices=(*BACKENDS, "all"), default="all")
@@ -47,19 +55,19 @@ def main(argv: Sequence[str]) -> int:
     if options.suite in ("store", "trigger", "all"):
         sizes = store.Sizes.quick() if options.quick else store.Sizes.full()
         print("\n## The analysis trigger on the append path\n")
-        print("| db | append p50, trigger on | off | p95 on | off | p50 added |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: |")
-        trigger: list[dict[str, object]] = []
-        for backend in backends:
-            with bench_database(backend) as database:
-                on, off = store.trigger_cost(database, sizes)
-            added = on.p50 / off.p50 - 1
-            print(
-                f"| {backend} | {on.p50:.3f} | {off.p50:.3f} | {on.p95:.3f} | {off.p95:.3f} "
-                f"| {added:+.1%} |"
+        results["trigger"] = cost_table(
+            "trigger", backends, lambda database: store.trigger_cost(database, sizes)
+        )
+    if options.suite in ("store", "screening", "all"):
+        sizes = store.Sizes.quick() if options.quick else store.Sizes.full()
+        for title, content in (
+            ("an ordinary message", store.CONTENT),
+            ("a crisis message, which also records its event", store.CRISIS_CONTENT),
+        ):
+            print(f"\n## Crisis screening on the append path: {title}\n")
+            results[f"screening on append: {title}"] = cost_table(
+                "screening", backends, partial(store.screening_cost, sizes=sizes, content=content)
             )
-            trigger.append({"backend": backend, "on": on.as_dict(), "off": off.as_dict()})
-        results["trigger"] = trigger
     if options.suite in ("http", "all"):
         from bench import http
 
@@ -104,6 +112,15 @@ def main(argv: Sequence[str]) -> int:
         print("\n## Background jobs\n")
         print(jobs.markdown_table(job_rows))
         results["jobs"] = [row.as_dict() for row in job_rows]
+    if options.suite in ("screening", "all"):
+        from bench import screening
+
+        print("crisis screening ...", file=sys.stderr, flush=True)
+        screening_sizes = screening.Sizes.quick() if options.quick else screening.Sizes.full()
+        screening_rows = screening.run(screening_sizes)
+        print("\n## Crisis screening (no database)\n")
+        print(screening.markdown_table(screening_rows))
+        results["screening"] = [row.as_dict() for row in screening_rows]
     if options.json is not None:
         options.json.parent.mkdir(parents=True, exist_ok=True)
         options.json.write_text(json.dumps({"machine": machine_line(), **results}, indent=2))
@@ -135,6 +152,28 @@ def flatness(rows: Sequence[Row]) -> str:
                 f"{short.workload.split(', ')[1]} (target ≤ 1.2x)"
             )
     return "\nCost as conversations grow:\n" + "\n".join(lines)
+
+
+def cost_table(
+    what: str,
+    backends: Sequence[str],
+    measure: Callable[[BenchDatabase], tuple[Measurement, Measurement]],
+) -> list[dict[str, object]]:
+    """Print append latencies with `what` on and off on each backend, and what it adds."""
+    print(f"| db | append p50, {what} on | off | p95 on | off | p50 added |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    rows: list[dict[str, object]] = []
+    for backend in backends:
+        with bench_database(backend) as database:
+            on, off = measure(database)
+        added = on.p50 / off.p50 - 1
+        print(
+            f"| {backend} | {on.p50:.3f} | {off.p50:.3f} | {on.p95:.3f} | {off.p95:.3f} "
+            f"| {added:+.1%} |",
+            flush=True,
+        )
+        rows.append({"backend": backend, "on": on.as_dict(), "off": off.as_dict()})
+    return rows
 
 
 def machine_line() -> str:

@@ -11,15 +11,19 @@ from bench import plain
 from bench.databases import BenchDatabase
 from bench.measure import WARMUP, Measurement, Row, concurrent, sequential
 from convobase import bootstrap
+from convobase.analysis import service as analysis_service
 from convobase.conversations import service
+from convobase.conversations.events import UserMessagesCounted
 from convobase.conversations.models import MessageRole
 from convobase.conversations.schemas import ConversationCreate, MessageCreate
+from convobase.core.events import EventBus
 from convobase.core.limits import Limits
 from convobase.core.principal import Principal
 from convobase.db.session import Database
 from convobase.users import service as user_service
 
 CONTENT = "¿Podemos practicar cómo pedir un café con leche? ☕"
+CRISIS_CONTENT = "I can't do this anymore, I want to kill myself"
 
 
 @dataclass(frozen=True)
@@ -48,13 +52,25 @@ class Sizes:
 
 class Convobase:
     """convobase as an application uses it: one unit of work per operation, with the
-    analysis trigger on the append path unless `analysis` is off."""
+    analysis trigger and crisis screening on the append path, unless `analysis` or
+    `screening` is off (for measuring what each costs)."""
 
-    def __init__(self, database: BenchDatabase, *, analysis: bool = True) -> None:
-        self.database = Database.from_settings(
-            database.settings, bootstrap.event_bus(database.settings)
-        )
+    def __init__(
+        self,
+        database: BenchDatabase,
+        *,
+        analysis: bool = True,
+        screening: bool = True,
+        content: str = CONTENT,
+    ) -> None:
+        bus = bootstrap.event_bus(database.settings)
+        if not screening:
+            # The service's bus, but for the one query crisis screening answers.
+            bus = EventBus()
+            bus.subscribe(UserMessagesCounted, analysis_service.queue_due_analyses)
+        self.database = Database.from_settings(database.settings, bus)
         self.limits = Limits(counts_user_messages=analysis)
+        self.content = content
 
     def new_conversation(self) -> tuple[Principal, uuid.UUID]:
         owner = Principal.user(uuid.uuid4())
@@ -64,7 +80,7 @@ class Convobase:
             return owner, conversation.id
 
     def append(self, owner: Principal, conversation_id: uuid.UUID) -> int:
-        data = MessageCreate(role=MessageRole.USER, content=CONTENT)
+        data = MessageCreate(role=MessageRole.USER, content=self.content)
         with self.database.transaction(owner) as session:
             appended = service.append_message(
                 session, owner, conversation_id, data=data, limits=self.limits
@@ -105,7 +121,22 @@ def run(database: BenchDatabase, sizes: Sizes) -> list[Row]:
 def trigger_cost(database: BenchDatabase, sizes: Sizes) -> tuple[Measurement, Measurement]:
     """Appends of one client with the analysis trigger on and off, interleaved so that
     both see the same machine: (on, off)."""
-    on, off = Convobase(database), Convobase(database, analysis=False)
+    return _paired(Convobase(database), Convobase(database, analysis=False), sizes)
+
+
+def screening_cost(
+    database: BenchDatabase, sizes: Sizes, *, content: str = CONTENT
+) -> tuple[Measurement, Measurement]:
+    """Appends of `content` by one client with crisis screening on and off, interleaved:
+    (on, off). With a crisis message, "on" also records its crisis event."""
+    on = Convobase(database, content=content)
+    off = Convobase(database, screening=False, content=content)
+    return _paired(on, off, sizes)
+
+
+def _paired(on: Convobase, off: Convobase, sizes: Sizes) -> tuple[Measurement, Measurement]:
+    """Appends by `on` and `off`, each into a conversation of its own, alternating which
+    goes first: (on, off)."""
     try:
         with_trigger, without = on.new_conversation(), off.new_conversation()
         for _ in range(WARMUP):

@@ -1,7 +1,7 @@
 """The crisis detector: what it must find, what it must leave alone, and how it reads text."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -41,11 +41,14 @@ MUST_NOT_MISS = [
 detector = default_detector()
 
 
-def screen(text: str, recent: Sequence[str] = ()) -> Screening | None:
+Recent = Sequence[str] | Callable[[], Sequence[str]]
+
+
+def screen(text: str, recent: Recent = ()) -> Screening | None:
     return detector.detect(text, recent=recent)
 
 
-def found(text: str, recent: Sequence[str] = ()) -> Screening:
+def found(text: str, recent: Recent = ()) -> Screening:
     screening = screen(text, recent)
     assert screening is not None, f"nothing found in {text!r}"
     return screening
@@ -140,6 +143,73 @@ def test_a_benign_message_after_a_crisis_is_not_itself_flagged() -> None:
 
     assert screen("ok, can we practise the past tense now?", recent) is None
     assert screen("what's the weather like tonight?", recent) is None
+
+
+class EarlierTurns:
+    """Earlier user messages handed to `detect` as a function, which counts its calls."""
+
+    def __init__(self, *messages: str) -> None:
+        self.messages = list(messages)
+        self.calls = 0
+
+    def __call__(self) -> list[str]:
+        self.calls += 1
+        return self.messages
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["how do I conjugate tener?", "Can we practise the past tense?", "lol you're killing me"],
+)
+def test_earlier_turns_are_not_read_for_an_ordinary_message(text: str) -> None:
+    turns = EarlierTurns("hi", "I want to die")
+
+    assert screen(text, turns) is None
+    assert turns.calls == 0
+
+
+@pytest.mark.parametrize(
+    "text", ["I want to kill myself", "I'm going to kill myself", "my dad hits me", "I cut myself"]
+)
+def test_earlier_turns_are_not_read_for_a_finding_they_cannot_change(text: str) -> None:
+    turns = EarlierTurns("hi", "I'm 13", "I want to die")
+
+    assert screen(text, turns) == screen(text) == screen(text, turns.messages)
+    assert turns.calls == 0
+
+
+def test_earlier_turns_are_read_once_for_a_time_and_still_raise_it() -> None:
+    turns = EarlierTurns("hi", "I want to die")
+
+    screening = found("tonight", turns)
+
+    assert screening.category is Category.SUICIDE
+    assert screening.severity is Severity.CRITICAL
+    assert screening.keywords == ("tonight",)
+    assert turns.calls == 1
+
+
+def test_earlier_turns_are_read_once_for_a_disclosure_a_minors_age_raises() -> None:
+    turns = EarlierTurns("i'm 13 btw")
+
+    assert found("my uncle touched me", turns).severity is Severity.CRITICAL
+    assert turns.calls == 1
+
+
+def test_earlier_turns_without_a_crisis_leave_a_time_alone() -> None:
+    turns, none = EarlierTurns("what's for dinner?"), EarlierTurns()
+
+    assert screen("tonight", turns) is None
+    assert screen("tonight", none) is None
+    assert turns.calls == none.calls == 1
+
+
+@pytest.mark.parametrize("case", [case for case in CASES if case.recent], ids=lambda c: c.text[:60])
+def test_earlier_turns_as_a_function_or_a_list_screen_alike(case: Case) -> None:
+    turns = EarlierTurns(*case.recent)
+
+    assert screen(case.text, turns) == screen(case.text, case.recent)
+    assert turns.calls <= 1
 
 
 def test_a_time_before_a_wish_is_not_its_time_but_before_an_intent_it_is() -> None:
@@ -344,6 +414,18 @@ def test_a_long_message_is_screened_around_its_crisis_phrase() -> None:
     assert screen(filler) is None
 
 
+@pytest.mark.parametrize("case", MUST_NOT_MISS[::7], ids=lambda case: case.text[:60])
+def test_a_crisis_in_the_middle_of_long_text_is_found_as_alone(case: Case) -> None:
+    filler = "Our team met on Tuesday to plan the garden, and the minutes will follow. " * 220
+    text = filler + case.text + ". " + filler
+
+    screening = found(text, case.recent)
+
+    assert screening.category is case.category
+    assert case.severity is not None
+    assert screening.severity >= case.severity
+
+
 def test_screening_from_many_threads_answers_as_one_thread() -> None:
     # A fresh detector, so threads race to look the same new words up.
     fresh = Detector()
@@ -422,6 +504,11 @@ def test_normalize_shortens_stretched_letters_but_keeps_doubled_ones() -> None:
     assert normalize("diiiiie") == "die"
     assert normalize("nooooo") == "no"
     assert normalize("killing it, all good") == "killing it, all good"
+
+
+def test_normalize_folds_case_beyond_ascii_and_the_key_drops_accents() -> None:
+    assert normalize("ÀÉÎÕÜ Straße MAÑANA") == "àéîõü strasse mañana"
+    assert match_key("ÀÉÎÕÜ Straße, MAÑANA ½") == "aeiou strasse, manana 1 2"
 
 
 def test_normalize_keeps_accents_and_the_key_drops_them() -> None:

@@ -8,7 +8,10 @@ not minds: docs/safety-detector.md says what it can and cannot see.
 Matching happens on `match_key(text)` (see normalize.py). Each lexicon phrase is a small
 pattern language compiled to one regular expression; a phrase only runs when a word of
 the message begins with a word it cannot match without (a "factor"), which keeps a
-message of ordinary chat to a few dictionary look-ups.
+message of ordinary chat to a few dictionary look-ups. A long message is read in pieces
+(sentences); what its words wake is worked out for all the pieces at once, a phrase is
+tried only as far around a word that woke it as a match can reach, and only a piece
+where something may match is screened in full.
 """
 
 import json
@@ -25,6 +28,7 @@ from convobase.safety.normalize import (
     fold_phrase_literal,
     key_words,
     match_key,
+    spaced_key,
     squeeze,
     strip_accents,
 )
@@ -50,6 +54,8 @@ KNOWN_WORDS = 50_000
 # The most a sentence can hold besides its time of day and still be "probably tonight".
 BARE_SENTENCE = 60
 LOOKBACK_CHARS = 120
+# What makes a piece of text abnormal for `_width`: a letter three times running.
+RUN_OF_THREE = re.compile(r"([a-z])\1\1")
 
 
 class LexiconError(ValueError):
@@ -146,6 +152,21 @@ BUILTINS = {
     # The end of a clause: "I've written a note." but not "...a note for class".
     "end": '(?=[ "]*(?:[.!?;,:]|$))',
 }
+# How many characters a builtin can match in a normal piece of text (see `_width`).
+LONG_WORD = 20
+END_ANCHOR = '(?=[ "]*[.!?;,:]*[ "]*$)'
+RAW_WIDTHS = {
+    BUILTINS["quoted"]: 82,
+    BUILTINS["mention"]: 82,
+    BUILTINS["word"]: LONG_WORD,
+    BUILTINS["digits"]: LONG_WORD,
+    BUILTINS["dozens"]: LONG_WORD,
+    BUILTINS["hundreds"]: 3,
+    BUILTINS["text"]: 60,
+    BUILTINS["end"]: 0,
+    "^": 0,
+    END_ANCHOR: 0,
+}
 PHRASE_TOKEN = re.compile(r"\s+|[()|?*^$]|\{[a-z_0-9]+\}|[^\s()|?*^${}]+")
 LITERAL = re.compile(r"[a-z0-9]+")
 WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
@@ -199,7 +220,7 @@ def _parse_phrase(phrase: str, macros: Mapping[str, str], depth: int = 0) -> _No
                     raise fail("'*' must follow a word")
                 items.append(_Node("stem", "[a-z]*"))
             elif token in ("^", "$"):
-                anchor = "^" if token == "^" else '(?=[ "]*[.!?;,:]*[ "]*$)'
+                anchor = "^" if token == "^" else END_ANCHOR
                 items.append(_Node("raw", anchor))
             elif token.startswith("{"):
                 name = token[1:-1]
@@ -289,9 +310,42 @@ def _emit(node: _Node) -> str:
     return "".join(parts)
 
 
+class _Width(NamedTuple):
+    """The most a match of part of a phrase can take: `chars` characters besides its
+    separators, and `separators` runs of spaces and quotes (see `_width`)."""
+
+    chars: int
+    separators: int
+
+    def __add__(self, other: object) -> "_Width":
+        assert isinstance(other, _Width)
+        return _Width(self.chars + other.chars, self.separators + other.separators)
+
+    def widest(self, other: "_Width") -> "_Width":
+        """A width at least as wide as either (each part the larger)."""
+        return _Width(max(self.chars, other.chars), max(self.separators, other.separators))
+
+    def at_most(self, separator_run: int) -> int:
+        """The width in characters where no run of separators is longer than given."""
+        return min(self.chars + self.separators * separator_run, WINDOW)
+
+
+NO_WIDTH = _Width(0, 0)
+
+
+class _Factors(NamedTuple):
+    """Words that begin a word of every match of a phrase, and how far a match reaches
+    around the one it holds: at most `before` before the factor word's first letter and
+    `after` from it on."""
+
+    words: frozenset[str]
+    before: _Width
+    after: _Width
+
+
 def _factors(
     node: _Node, common: frozenset[str], at_start: bool = True, at_end: bool = True
-) -> frozenset[str] | None:
+) -> _Factors | None:
     """Return words that begin a word of every match (at least one of them), or None.
 
     The prefilter looks these up among the words of a message, so a factor must start a
@@ -302,28 +356,65 @@ def _factors(
     if node.op == "lit":
         if not at_start:
             return None
-        return frozenset({node.text if at_end else node.text + "*"})
+        words = frozenset({node.text if at_end else node.text + "*"})
+        return _Factors(words, NO_WIDTH, _width(node))
     if node.op in ("sep", "opt", "raw", "stem"):
         return None
     if node.op == "alt":
         union: set[str] = set()
+        before = after = NO_WIDTH
         for child in node.children:
             found = _factors(child, common, at_start, at_end)
             if found is None:
                 return None
-            union |= found
-        return frozenset(union)
-    best: frozenset[str] | None = None
+            union |= found.words
+            before, after = before.widest(found.before), after.widest(found.after)
+        return _Factors(frozenset(union), before, after)
+    best: _Factors | None = None
+    chosen = 0
     children = node.children
     for index, child in enumerate(children):
         ends_word = at_end if index == len(children) - 1 else _opens_word(children[index + 1])
         found = _factors(child, common, at_start, ends_word)
         if found is not None and (
-            best is None or _factor_score(found, common) > _factor_score(best, common)
+            best is None or _factor_score(found.words, common) > _factor_score(best.words, common)
         ):
-            best = found
+            best, chosen = found, index
         at_start = _starts_word_after(child, at_start)
-    return best
+    if best is None:
+        return None
+    widths = [_width(child) for child in children]
+    before = sum(widths[:chosen], NO_WIDTH) + best.before
+    return _Factors(best.words, before, sum(widths[chosen + 1 :], best.after))
+
+
+def _width(node: _Node) -> _Width:
+    """Return the most a match of the node takes in a normal piece of text.
+
+    Normal (see `Detector._separator_run`): no letter three times running and no word
+    longer than LONG_WORD. Then a letter of a literal matches at most two characters (a
+    digit, which a number can repeat, up to a word), a builtin what its pattern allows,
+    and a separator as many as the longest run of spaces and quotes, which is counted
+    apart.
+    """
+    if node.op == "lit":
+        if any(ch.isdigit() for ch in node.text):
+            return _Width(LONG_WORD, 0)
+        return _Width(2 * len(node.text), 0)
+    if node.op == "sep":
+        return _Width(0, 1)
+    if node.op == "stem":
+        return _Width(LONG_WORD, 0)
+    if node.op == "raw":
+        return _Width(RAW_WIDTHS[node.text], 0)
+    if node.op == "opt":
+        return _width(node.children[0])
+    if node.op == "alt":
+        widest = NO_WIDTH
+        for child in node.children:
+            widest = widest.widest(_width(child))
+        return widest
+    return sum((_width(child) for child in node.children), NO_WIDTH)
 
 
 def _starts_word_after(node: _Node, at_start: bool) -> bool:
@@ -345,9 +436,9 @@ def _required(node: _Node, at_start: bool = True, at_end: bool = True) -> list[f
         found = _factors(node, frozenset(), at_start, at_end)
         # Prefixes, and letters that a contraction glues to the word before ("i'd" is
         # "id"), cannot be looked up as words.
-        if found is None or any(factor.endswith("*") or len(factor) < 3 for factor in found):
+        if found is None or any(factor.endswith("*") or len(factor) < 3 for factor in found.words):
             return []
-        return [found]
+        return [found.words]
     if node.op != "seq":
         return []
     required: list[frozenset[str]] = []
@@ -424,6 +515,10 @@ class _Phrase:
     # letter: that search can skip from separator to separator, the first one from one
     # occurrence of the letter to the next.
     bounded: re.Pattern[str] | None
+    # How far a match reaches before and after the first letter of a word that woke the
+    # phrase (see `_Factors`): the stretch searched around that word.
+    before: _Width
+    after: _Width
 
 
 @dataclass(slots=True)
@@ -492,19 +587,29 @@ def _grammar(lists: Mapping[str, Sequence[str]], macros: Mapping[str, str]) -> _
 
 
 class _Known(dict[str, "_Word"]):
-    """Words looked up so far, and (as a set, for fast intersections) those that wake."""
+    """Words looked up so far, and (as sets, for fast intersections) those that wake a
+    phrase and those that some phrase requires (see `_required`)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.waking: set[str] = set()
+        self.requiring: set[str] = set()
+        # Words that make a piece abnormal (see `_separator_run`).
+        self.unusual: set[str] = set()
 
 
 class _Word(NamedTuple):
-    """A word of a message, looked up: squeezed, the phrases it wakes (directly, glued)."""
+    """A word of a message, looked up: squeezed, the phrases it wakes (directly, glued),
+    and the word-sets some phrase requires that it is a member of, as bits (see
+    `Detector._needs`)."""
 
     token: str
     woken: tuple[int, ...]
     glued: tuple[int, ...]
+    satisfies: int
+
+
+Deferred = tuple[int, str, _Phrase, list[str]]
 
 
 @dataclass(slots=True)
@@ -515,7 +620,75 @@ class _Scan:
     minor: bool = False
     # Modifier phrases not searched yet (they mean nothing without a finding): each with
     # the offset and text of its piece of the key, and the words that woke it.
-    deferred: list[tuple[int, str, _Phrase, list[str]]] = field(default_factory=list)
+    deferred: list[Deferred] = field(default_factory=list)
+    # More of them, in a long key, not even listed yet: most scans never need them. Given
+    # a test of a piece's bounds, only those of the pieces that pass it.
+    more_deferred: Callable[[Callable[[int, int], bool] | None], list[Deferred]] | None = None
+
+    @property
+    def has_deferred(self) -> bool:
+        """Whether some modifier phrase was left for `_resolve`."""
+        return bool(self.deferred) or self.more_deferred is not None
+
+
+@dataclass(slots=True)
+class _Woken:
+    """What the prefilter woke in the pieces of a long key, worked out for the key at once.
+
+    Each phrase woken somewhere comes with its pieces as a bit mask (bit n for piece n):
+    where a word woke it and every word-set it requires has a member (`pieces`), where it
+    was woken inside a glued word (`glued`); and the words that woke it, each with its
+    pieces.
+    """
+
+    pieces: dict[int, int] = field(default_factory=dict)
+    glued: dict[int, int] = field(default_factory=dict)
+    by: dict[int, list[tuple[str, int]]] = field(default_factory=dict)
+    glued_by: dict[int, list[tuple[str, int]]] = field(default_factory=dict)
+
+    def woken_in(self, index: int, number: int) -> bool:
+        """Whether a phrase is a candidate in a piece (as `_candidates` would say)."""
+        return bool((self.pieces.get(index, 0) | self.glued.get(index, 0)) >> number & 1)
+
+    def words(self, index: int, number: int, *, windowed: bool) -> list[str]:
+        """The words that woke a phrase in a piece, as `_candidates` lists them."""
+        words = [word for word, pieces in self.glued_by.get(index, ()) if pieces >> number & 1]
+        if windowed and self.pieces.get(index, 0) >> number & 1:
+            words += [word for word, pieces in self.by[index] if pieces >> number & 1]
+        return words
+
+    def kept(self, later: frozenset[int]) -> list[int]:
+        """The phrases woken that are among `later`."""
+        return [index for index in self.pieces.keys() | self.glued.keys() if index in later]
+
+    def candidates(
+        self, pieces: int, windowed: Sequence[bool]
+    ) -> dict[int, tuple[dict[int, list[str]], set[int]]]:
+        """Return `_candidates` of each of some pieces (bit n for piece n): its phrases
+        with their words, and those woken inside glued words."""
+        found: dict[int, tuple[dict[int, list[str]], set[int]]] = {
+            number: ({}, set()) for number in _bits(pieces)
+        }
+        for index in self.pieces.keys() | self.glued.keys():
+            glued = self.glued.get(index, 0)
+            for number in _bits((self.pieces.get(index, 0) | glued) & pieces):
+                candidates, glued_here = found[number]
+                candidates[index] = self.words(index, number, windowed=windowed[number])
+                if glued >> number & 1:
+                    glued_here.add(index)
+        return found
+
+
+@dataclass(slots=True)
+class _Piece:
+    """A key (or a piece of a long one), its words, and what its search needs on demand."""
+
+    key: str
+    words: set[str]
+    # Where each word that woke a phrase occurs, and the longest run of separators
+    # (see `Detector._separator_run`; None until asked).
+    occurrences: dict[str, list[int]] = field(default_factory=dict)
+    separator_run: int | None = None
 
 
 def _severity(value: Any, where: str) -> Severity:
@@ -594,19 +767,61 @@ class Detector:
                 except re.error as error:
                     raise LexiconError(f"phrase {phrase!r}: {error}") from None
                 factors = _factors(node, common)
-                self._phrases.append(_Phrase(phrase, rule, regex, bounded))
+                # Around a word that woke it, a phrase is looked for as far as it can
+                # reach (one more character before: the separator a bounded pattern
+                # starts with).
+                before = after = _Width(WINDOW, 0)
+                if factors is not None:
+                    before, after = factors.before + _Width(1, 0), factors.after
+                self._phrases.append(_Phrase(phrase, rule, regex, bounded, before, after))
                 self._required.append(tuple(_required(node)))
                 if factors is None:
                     self._always.append(index)
                 else:
-                    pending.append((index, factors))
+                    pending.append((index, factors.words))
             lists = self._word_lists_of(lexicon)
             for name, words in lists.items():
                 if name not in PERSON_LISTS:
                     word_lists.setdefault(name, []).extend(words)
             self._grammars[str(lexicon["language"])] = _grammar(lists, lexicon.get("macros", {}))
         self._index(pending, glued_words)
+        # Every word some phrase requires: only these words' tokens are worth collecting.
+        self._required_tokens = frozenset(
+            token for needed in self._required for tokens in needed for token in tokens
+        )
+        # The word-sets required, numbered: the sets each phrase needs and the sets each
+        # token is a member of, as bits (so that a message's tokens are checked against
+        # every phrase's needs with a few integer operations).
+        numbers: dict[frozenset[str], int] = {}
+        self._needs = [
+            sum(1 << numbers.setdefault(tokens, len(numbers)) for tokens in set(needed))
+            for needed in self._required
+        ]
+        self._satisfies: dict[str, int] = {}
+        for tokens, number in numbers.items():
+            for token in tokens:
+                self._satisfies[token] = self._satisfies.get(token, 0) | 1 << number
         self._known = _Known()
+        # Phrases not searched for their own sake: benign idioms, covers and minors'
+        # ages (searched once something is found), and modifiers that mean nothing alone.
+        self._supporting = frozenset(
+            index
+            for index, phrase in enumerate(self._phrases)
+            if phrase.rule.kind in ("benign", "cover", "minor")
+        )
+        self._deferrable = frozenset(
+            index
+            for index, phrase in enumerate(self._phrases)
+            if phrase.rule.kind == "modifier" and phrase.rule.severity is None
+        )
+        # The phrases a long key keeps for later (see `_woken`), eagerly or not.
+        self._later = self._supporting
+        self._later_lazily = self._supporting | self._deferrable
+        # The phrases that require words besides the one that wakes them.
+        self._gated = frozenset(index for index, needed in enumerate(self._required) if needed)
+        self._minor_indices = frozenset(
+            index for index, phrase in enumerate(self._phrases) if phrase.rule.kind == "minor"
+        )
         self._words = {name: frozenset(words) for name, words in word_lists.items()}
         self._minor_phrases = [phrase for phrase in self._phrases if phrase.rule.kind == "minor"]
 
@@ -752,6 +967,7 @@ class Detector:
         squeezed = squeeze(" ".join(fresh)).split(" ")
         whole, prefixes = self._whole, self._prefixes
         openings, short_openings = self._openings, self._short_openings
+        required_tokens = self._required_tokens
         glued = self._glued_in(fresh, squeezed)
         for word, token in zip(fresh, squeezed, strict=True):
             woken: tuple[int, ...] = ()
@@ -768,11 +984,15 @@ class Detector:
                         if token.startswith(bare)
                         for i in ids
                     )
-            entry = _Word(token, woken, glued.get(word, ()))
-            # Into `waking` first: another thread that finds the word known must also
+            entry = _Word(token, woken, glued.get(word, ()), self._satisfies.get(token, 0))
+            # Into the sets first: another thread that finds the word known must also
             # find it there.
             if entry.woken or entry.glued:
                 known.waking.add(word)
+            if token in required_tokens:
+                known.requiring.add(word)
+            if len(word) > LONG_WORD or RUN_OF_THREE.search(word):
+                known.unusual.add(word)
             known[word] = entry
         return known
 
@@ -806,28 +1026,55 @@ class Detector:
         """
         found: dict[int, list[str]] = {index: [] for index in self._always}
         glued: set[int] = set()
-        woken: dict[int, list[str]] = {}
+        woken: set[int] = set()
+        by: dict[int, list[str]] = {}
         # Most words wake nothing: a set intersection leaves the few that do.
         for word in words & known.waking:
             entry = known[word]
-            for index in entry.woken:
-                by = woken.setdefault(index, [])
-                if with_words:
-                    by.append(word)
+            woken.update(entry.woken)
+            if with_words:
+                for index in entry.woken:
+                    by.setdefault(index, []).append(word)
             for index in entry.glued:
                 found.setdefault(index, []).append(word)
                 glued.add(index)
-        if woken:
-            # A phrase runs only if every word-set it needs has a member here.
-            tokens = {known[word].token for word in words}
-            required = self._required
-            for index, by in woken.items():
-                for needed in required[index]:
-                    if tokens.isdisjoint(needed):
-                        break
-                else:
-                    found.setdefault(index, []).extend(by)
+        gated = woken & self._gated
+        if gated:
+            # A phrase runs only if every word-set it needs has a member here: the sets
+            # with a member, as bits, against those each phrase needs.
+            satisfied = 0
+            for word in words & known.requiring:
+                satisfied |= known[word].satisfies
+            needs = self._needs
+            woken.difference_update([index for index in gated if needs[index] & ~satisfied])
+        for index in woken:
+            found.setdefault(index, []).extend(by.get(index, ()))
         return found, glued
+
+    @staticmethod
+    def _separator_run(key: str, words: set[str], known: _Known) -> int:
+        """Return the longest run of spaces and quotes in a key (at least 2), or 0 when
+        its text is not normal for `_width`: a letter three times running ("diiiie"), a
+        word longer than LONG_WORD.
+
+        In normal text a match reaches no further than its phrase's `_Width` says.
+        """
+        if not words.isdisjoint(known.unusual):
+            return 0
+        longest = 2
+        while " " * (longest + 1) in key:
+            longest += 1
+        # Quotes are few: measure the runs around each.
+        quote = key.find('"')
+        while quote >= 0:
+            low, high = quote, quote + 1
+            while low and key[low - 1] in ' "':
+                low -= 1
+            while high < len(key) and key[high] in ' "':
+                high += 1
+            longest = max(longest, high - low)
+            quote = key.find('"', high)
+        return longest
 
     @staticmethod
     def _find(phrase: _Phrase, key: str, *, glued: bool = False) -> list[tuple[int, int]]:
@@ -854,6 +1101,72 @@ class Detector:
             position = end if end > start else start + 1
         return spans
 
+    def _may_match(
+        self, phrase: _Phrase, piece: _Piece, known: _Known, by: list[str], *, glued: bool
+    ) -> bool:
+        """Whether a phrase woken in a piece may match there (a cheap first test: if not,
+        `_find` finds nothing).
+
+        A phrase woken inside a glued word ("#iwanttodie") may match anywhere in the
+        piece, inside words too. Otherwise, in a piece longer than WINDOWED, only around
+        the words that woke it: as far as a match can reach from one of them in normal
+        text, else WINDOW characters either side (where letters are stretched, say,
+        "diiiiie").
+        """
+        key = piece.key
+        if glued:
+            return phrase.regex.search(key) is not None
+        if len(key) <= WINDOWED or not by:
+            return self._occurs(phrase, key)
+        if piece.separator_run is None:
+            piece.separator_run = self._separator_run(key, piece.words, known)
+        if piece.separator_run:
+            return self._occurs_near(phrase, key, by, piece.separator_run, piece.occurrences)
+        windows = _windows(key, by, piece.occurrences)
+        return any(self._occurs(phrase, key, low, high) for low, high in windows)
+
+    @staticmethod
+    def _occurs_near(
+        phrase: _Phrase,
+        key: str,
+        words: Iterable[str],
+        separator_run: int,
+        occurrences: dict[str, list[int]],
+    ) -> bool:
+        """Whether a phrase may match around an occurrence of the words that woke it, as
+        far as a match holding one of them reaches (a cheap first test, like `_occurs`).
+
+        Each stretch is searched alone: a handful of short searches cost less than
+        merging them, and than a search through the text between them. A phrase that
+        starts with the word that woke it is only tried where the word starts.
+        """
+        before, after = phrase.before.at_most(separator_run), phrase.after.at_most(separator_run)
+        bounded, regex = phrase.bounded, phrase.regex
+        search = (bounded or regex).search
+        first = before <= 1
+        length = len(key)
+        for word in words:
+            reach = max(after, len(word))
+            for position in _occurrences(key, word, occurrences):
+                high = min(length, position + reach)
+                # Never cut a word: its cut end would look like a word boundary.
+                while high < length and key[high] in WORD_CHARS:
+                    high += 1
+                if first:
+                    if bounded is None or not position:
+                        found = regex.match(key, position, high)
+                    else:
+                        found = bounded.match(key, position - 1, high)
+                    if found is not None:
+                        return True
+                    continue
+                low = max(0, position - before)
+                if search(key, low, high) is not None:
+                    return True
+                if bounded is not None and low == 0 and regex.match(key, 0, high) is not None:
+                    return True
+        return False
+
     @staticmethod
     def _occurs(phrase: _Phrase, key: str, low: int = 0, high: int | None = None) -> bool:
         """Whether a phrase may match between two positions of a key (a cheap first test)."""
@@ -872,15 +1185,34 @@ class Detector:
         """
         if len(key) <= PIECE:
             words = set(key_words(key))
-            return self._scan_piece(key, words, self._lookup(words), minor=minor, eager=eager)
+            known = self._lookup(words)
+            candidates, glued = self._candidates(words, known, with_words=len(key) > WINDOWED)
+            if not candidates:
+                return _Scan(key)
+            piece = _Piece(key, words)
+            return self._scan_piece(piece, known, candidates, glued, minor=minor, eager=eager)
         scan = _Scan(key)
-        pieces = [(low, high, key[low:high]) for low, high in _pieces(key)]
-        words_of_pieces = [set(key_words(piece)) for _, _, piece in pieces]
-        known = self._lookup(set().union(*words_of_pieces))
-        for (low, _, piece), piece_words in zip(pieces, words_of_pieces, strict=True):
-            part = self._scan_piece(piece, piece_words, known, minor=minor, eager=eager)
-            scan.deferred.extend(
-                (low + offset, text, phrase, by) for offset, text, phrase, by in part.deferred
+        bounds = list(_pieces(key))
+        # The words of every piece from one pass over the key (spacing is per character,
+        # so a slice of the spaced key is the spaced piece).
+        spaced = spaced_key(key)
+        words_of_pieces = [set(spaced[low:high].split()) for low, high in bounds]
+        everything = set().union(*words_of_pieces)
+        known = self._lookup(everything)
+        windowed = [high - low > WINDOWED for low, high in bounds]
+        woken = self._woken(everything, words_of_pieces, known)
+        pieces = [
+            _Piece(key[low:high], words)
+            for (low, high), words in zip(bounds, words_of_pieces, strict=True)
+        ]
+        # Only a piece where something may match is screened in full.
+        later = self._later if eager else self._later_lazily
+        suspect = self._suspects(woken, pieces, windowed, known, later)
+        for number, (candidates, glued) in woken.candidates(suspect, windowed).items():
+            low = bounds[number][0]
+            # (Its deferred modifiers are listed with all the others, below.)
+            part = self._scan_piece(
+                pieces[number], known, candidates, glued, minor=minor, eager=eager
             )
             for finding in part.findings:
                 finding.start += low
@@ -891,6 +1223,31 @@ class Detector:
             scan.findings.extend(part.findings)
             scan.modifiers.extend(part.modifiers)
             scan.minor = scan.minor or part.minor
+        if minor and not scan.minor:
+            # An age said in a piece with nothing else in it.
+            scan.minor = any(
+                self._find(self._phrases[index], pieces[number].key)
+                for index in self._minor_indices & (woken.pieces.keys() | woken.glued.keys())
+                for number in _bits(woken.pieces.get(index, 0) | woken.glued.get(index, 0))
+            )
+        deferred = [index for index in woken.kept(later) if index in self._deferrable]
+        if deferred and not eager:
+
+            def more_deferred(near: Callable[[int, int], bool] | None) -> list[Deferred]:
+                return [
+                    (
+                        low,
+                        pieces[number].key,
+                        self._phrases[index],
+                        woken.words(index, number, windowed=windowed[number]),
+                    )
+                    for number, (low, high) in enumerate(bounds)
+                    if near is None or near(low, high)
+                    for index in deferred
+                    if woken.woken_in(index, number)
+                ]
+
+            scan.more_deferred = more_deferred
         # An age said in another piece still makes a disclosure a minor's.
         if not scan.minor and any(
             f.rule is not None and f.rule.if_minor is not None for f in scan.findings
@@ -898,64 +1255,155 @@ class Detector:
             scan.minor = any(self._find(phrase, key) for phrase in self._minor_phrases)
         return scan
 
+    def _suspects(
+        self,
+        woken: _Woken,
+        pieces: Sequence[_Piece],
+        windowed: Sequence[bool],
+        known: _Known,
+        later: frozenset[int],
+    ) -> int:
+        """Return the pieces (bit n for piece n) where a phrase to search may match.
+
+        Phrase by phrase, with `_may_match` only: in most pieces nothing matches, and those
+        need nothing more. A piece found to be suspect is not tried again.
+        """
+        suspect = 0
+        for index in woken.pieces.keys() | woken.glued.keys():
+            if index in later:
+                continue
+            glued_in = woken.glued.get(index, 0)
+            phrase, by_all = self._phrases[index], woken.by.get(index, ())
+            for number in _bits((woken.pieces.get(index, 0) | glued_in) & ~suspect):
+                is_glued = bool(glued_in >> number & 1)
+                if is_glued:
+                    by = woken.words(index, number, windowed=windowed[number])
+                elif windowed[number]:
+                    by = [word for word, at in by_all if at >> number & 1]
+                else:
+                    by = []
+                if self._may_match(phrase, pieces[number], known, by, glued=is_glued):
+                    suspect |= 1 << number
+        return suspect
+
+    def _woken(
+        self, everything: set[str], words_of_pieces: Sequence[set[str]], known: _Known
+    ) -> "_Woken":
+        """Return what the prefilter wakes in the pieces of a long key.
+
+        The same as `_candidates` piece by piece, but each word's phrases and each phrase's
+        required words are looked at once per key rather than once per piece: a phrase's
+        pieces are the union of its waking words' pieces, intersected with the union of
+        each required set's pieces.
+        """
+        woken = _Woken()
+        # The pieces holding each word that wakes a phrase. (The few such words of the
+        # key first: a piece's intersection with them is quicker than with all known.)
+        waking = everything & known.waking
+        masks: dict[str, int] = {}
+        for number, words in enumerate(words_of_pieces):
+            bit = 1 << number
+            for word in words & waking:
+                masks[word] = masks.get(word, 0) | bit
+        everywhere = (1 << len(words_of_pieces)) - 1
+        pieces = woken.pieces = dict.fromkeys(self._always, everywhere)
+        for word, mask in masks.items():
+            entry = known[word]
+            for index in entry.woken:
+                pieces[index] = pieces.get(index, 0) | mask
+                woken.by.setdefault(index, []).append((word, mask))
+            for index in entry.glued:
+                woken.glued[index] = woken.glued.get(index, 0) | mask
+                woken.glued_by.setdefault(index, []).append((word, mask))
+        # A phrase's pieces must also hold a member of each word-set it requires: the
+        # pieces holding each token of those sets (the few words of the key that are
+        # such members first, as for waking words).
+        required = self._required
+        needed = set().union(*(tokens for index in pieces for tokens in required[index]))
+        members = {
+            word: token
+            for word in everything & known.requiring
+            if (token := known[word].token) in needed
+        }
+        token_masks: dict[str, int] = {}
+        if members:
+            member_words = set(members)
+            for number, words in enumerate(words_of_pieces):
+                bit = 1 << number
+                for word in words & member_words:
+                    token = members[word]
+                    token_masks[token] = token_masks.get(token, 0) | bit
+        present = set(token_masks)
+        for index, mask in pieces.items():
+            for tokens in required[index]:
+                held = 0
+                for token in tokens & present:
+                    held |= token_masks[token]
+                mask &= held
+                if not mask:
+                    break
+            pieces[index] = mask
+        return woken
+
     def _scan_piece(
         self,
-        key: str,
-        words: set[str],
+        piece: _Piece,
         known: _Known,
+        candidates: dict[int, list[str]],
+        glued: set[int],
         *,
         minor: bool = False,
         eager: bool = True,
     ) -> _Scan:
+        """Run the candidate phrases (from `_candidates`) on a key of at most a piece."""
+        key = piece.key
         scan = _Scan(key)
         windowed = len(key) > WINDOWED
-        candidates, glued = self._candidates(words, known, with_words=windowed)
-        if not candidates:
-            return scan
         hits: list[_Hit] = []
-        support: dict[Kind, list[_Phrase]] = {"benign": [], "cover": [], "minor": []}
+        supporting: dict[Kind, list[_Phrase]] = {"benign": [], "cover": [], "minor": []}
         phrases = self._phrases
         for index, by in candidates.items():
             phrase = phrases[index]
             kind = phrase.rule.kind
-            if kind in support:
-                support[kind].append(phrase)
+            if kind in supporting:
+                supporting[kind].append(phrase)
                 continue
             if not eager and kind == "modifier" and phrase.rule.severity is None:
                 scan.deferred.append((0, key, phrase, by))
                 continue
-            if index in glued:
-                spans = self._find(phrase, key, glued=True)
-            elif windowed and by:
-                # In a long piece, look only around the words that woke the phrase.
-                windows = _windows(key, by)
-                found = any(self._occurs(phrase, key, low, high) for low, high in windows)
-                spans = self._find(phrase, key) if found else []
-            # Most woken phrases do not match: one search says so.
-            else:
-                spans = self._find(phrase, key) if self._occurs(phrase, key) else []
-            hits.extend(_Hit(phrase, start, end) for start, end in spans)
+            # Most woken phrases do not match: a search or two says so (in a short key,
+            # the search that finds the matches).
+            is_glued = index in glued
+            if not windowed or self._may_match(phrase, piece, known, by, glued=is_glued):
+                spans = self._find(phrase, key, glued=is_glued)
+                hits.extend(_Hit(phrase, start, end) for start, end in spans)
         if minor:
-            scan.minor = any(self._find(phrase, key) for phrase in support["minor"])
+            scan.minor = any(self._find(phrase, key) for phrase in supporting["minor"])
         if not hits:
             return scan
         # Candidates come in no particular order (sets of words); findings must not.
         hits.sort(key=lambda hit: (hit.start, hit.end, hit.phrase.text))
-        masked = _merged(span for phrase in support["benign"] for span in self._find(phrase, key))
+        masked = _merged(
+            span for phrase in supporting["benign"] for span in self._find(phrase, key)
+        )
         if masked:
             hits = [hit for hit in hits if not _overlaps(masked, hit.start, hit.end)]
         # "Asking for a friend" is not a report about a friend: hide it from the
         # subject and negation look-backs (same length, so offsets still hold).
         context = key
-        for phrase in support["cover"]:
+        for phrase in supporting["cover"]:
             for start, end in self._find(phrase, key):
                 context = context[:start] + "," + " " * (end - start - 1) + context[end:]
+        # Phrases found at the same place (often several) share the clause before them.
+        clauses: dict[int, str] = {}
         for hit in hits:
             rule = hit.phrase.rule
             if rule.modifier == "time":
                 scan.modifiers.append((hit, None))  # a time of day has no owner
                 continue
-            clause = self._clause_before(context, hit.start)
+            clause = clauses.get(hit.start)
+            if clause is None:
+                clause = clauses[hit.start] = self._clause_before(context, hit.start)
             matched = context[hit.start : hit.end]
             if rule.kind == "modifier":
                 scan.modifiers.append((hit, self._person(matched, clause, rule)))
@@ -985,20 +1433,48 @@ class Detector:
         if not minor and any(
             f.rule is not None and f.rule.if_minor is not None for f in scan.findings
         ):
-            scan.minor = any(self._find(phrase, key) for phrase in support["minor"])
+            scan.minor = any(self._find(phrase, key) for phrase in supporting["minor"])
         return scan
+
+    def _defers_a_match(self, scan: _Scan) -> bool:
+        """Whether a modifier phrase the scan deferred matches anywhere in its piece.
+
+        Looked for at least as widely as an eager scan would (around the words that woke
+        it, as far as WINDOW; inside glued words too), so that when nothing is found here
+        an eager scan would find no modifier either.
+        """
+        deferred = scan.deferred
+        if scan.more_deferred is not None:
+            deferred = deferred + scan.more_deferred(None)
+        for _, piece, phrase, by in deferred:
+            if len(piece) > WINDOWED and by:
+                windows = _windows(piece, by)
+                if not any(phrase.regex.search(piece, low, high) for low, high in windows):
+                    continue
+            elif phrase.regex.search(piece) is None:
+                continue
+            if self._find(phrase, piece, glued=True):
+                return True
+        return False
 
     def _resolve(self, scan: _Scan) -> None:
         """Search the modifier phrases a scan deferred, and add what they find.
 
-        In a long message, only in the pieces around what was found: a time or an
-        intent a few pages away from a statement is not about it.
+        In a long message, only in the pieces around what was found (and the first): a
+        time or an intent a few pages away from a statement is not about it.
         """
-        found = [f.start for f in scan.findings] + [hit.start for hit, _ in scan.modifiers]
+        found = sorted([f.start for f in scan.findings] + [h.start for h, _ in scan.modifiers])
+
+        def near(low: int, high: int) -> bool:
+            # Whether something was found from PIECE before the piece to PIECE after it.
+            first = bisect_left(found, low - PIECE)
+            return not low or (first < len(found) and found[first] < high + PIECE)
+
+        if scan.more_deferred is not None:
+            scan.deferred.extend(scan.more_deferred(near))
+            scan.more_deferred = None
         for offset, piece, phrase, by in scan.deferred:
-            if offset and not any(
-                offset - PIECE <= at < offset + len(piece) + PIECE for at in found
-            ):
+            if not near(offset, offset + len(piece)):
                 continue
             if len(piece) > WINDOWED and by:
                 windows = _windows(piece, by)
@@ -1066,12 +1542,48 @@ class Detector:
 
     # -- deciding ------------------------------------------------------------------------
 
-    def detect(self, text: str, *, recent: Sequence[str] = ()) -> Screening | None:
-        """Screen one user message; `recent` are the conversation's earlier user messages."""
-        # Without earlier turns, a time or an "I've decided" counts only beside something
-        # found in this message: look for those only once there is something.
-        scan = self._scan(match_key(text), eager=bool(recent))
-        if scan.deferred and (scan.findings or scan.modifiers):
+    def detect(
+        self, text: str, *, recent: Sequence[str] | Callable[[], Sequence[str]] = ()
+    ) -> Screening | None:
+        """Screen one user message.
+
+        `recent` are the conversation's earlier user messages, newest last (only the last
+        RECENT_TURNS are read), or a function without arguments returning them: reading
+        them can cost a query, and most messages never need them. The function is called
+        at most once, and only when this message could need its earlier turns: when it
+        has a modifier (a time, a means, a goodbye, an attempt, an intent) or a finding
+        whose severity depends on a minor's age. An ordinary message, or one whose
+        findings no earlier turn can change, is screened without calling it.
+        """
+        key = match_key(text)
+        # Modifiers that only count with a finding (a time, "I've decided") are left
+        # unsearched: most messages have no finding, here or in their earlier turns.
+        scan = self._scan(key, eager=False)
+        if not scan.findings and not scan.modifiers and not scan.has_deferred:
+            return None
+        turns: Sequence[str] | None = None if callable(recent) else recent
+
+        def earlier_turns() -> Sequence[str]:
+            nonlocal turns
+            if turns is None:
+                assert callable(recent)
+                turns = recent()
+            return turns
+
+        # Earlier turns matter to a modifier (something it modifies) and to a finding
+        # that a minor's age makes more severe, unless the age is said here.
+        needed = bool(scan.modifiers) or (
+            not scan.minor
+            and any(f.rule is not None and f.rule.if_minor is not None for f in scan.findings)
+        )
+        deferred_match = True
+        if not needed and scan.has_deferred and (turns is None or turns):
+            needed = deferred_match = self._defers_a_match(scan)
+        if needed and earlier_turns():
+            # With earlier turns every modifier counts: screen as eagerly as ever.
+            scan = self._scan(key, eager=True)
+        elif deferred_match and scan.has_deferred and (scan.findings or scan.modifiers):
+            # Without them, a modifier counts only beside something found here.
             self._resolve(scan)
         if not scan.findings and not scan.modifiers:
             return None
@@ -1082,16 +1594,24 @@ class Detector:
             # Earlier turns are read only when a time, a means or a goodbye needs them.
             nonlocal history
             if history is None:
-                history = self._history(recent)
+                history = self._history(earlier_turns())
             return history
 
         self._apply_modifiers(scan, findings, earlier)
         times = [hit for hit, _ in scan.modifiers if hit.phrase.rule.modifier == "time"]
         # A time matters only with something to time, here or in the earlier turns.
         if times and (any(f.category in TIMED for f in findings) or earlier().timed is not None):
-            ends = [mark.start() for mark in SENTENCE_END.finditer(scan.key)]
+            # The findings by where they start, so that each time looks only at those of
+            # its sentence (a long message can hold hundreds of both).
+            ordered = sorted(findings, key=lambda f: f.start)
+            starts, indexed = [f.start for f in ordered], len(findings)
+
+            def in_sentence(low: int, high: int) -> list[_Finding]:
+                added = [f for f in findings[indexed:] if low <= f.start < high]
+                return ordered[bisect_left(starts, low) : bisect_left(starts, high)] + added
+
             for hit in times:
-                self._apply_time(scan.key, ends, hit, findings, earlier)
+                self._apply_time(scan.key, hit, findings, in_sentence, earlier)
         minor_rules = [f for f in findings if f.rule is not None and f.rule.if_minor is not None]
         if minor_rules and (scan.minor or earlier().minor):
             for finding in minor_rules:
@@ -1149,15 +1669,22 @@ class Detector:
     def _apply_time(
         self,
         key: str,
-        ends: Sequence[int],
         hit: _Hit,
         findings: list[_Finding],
+        in_sentence: Callable[[int, int], list[_Finding]],
         earlier: Callable[[], "_History"],
     ) -> None:
-        """Make what a time of day (within a day) times critical: a plan with a when."""
-        after = bisect_left(ends, hit.start)
-        low = ends[after - 1] + 1 if after else 0
-        high = ends[after] if after < len(ends) else len(key)
+        """Make what a time of day (within a day) times critical: a plan with a when.
+
+        `in_sentence(low, high)` gives the findings that start between two positions.
+        """
+        # The sentence the time is in: after the last sentence end before it, up to the
+        # first one from it on.
+        low = max(key.rfind(mark, 0, hit.start) for mark in SENTENCE_ENDS) + 1
+        high = min(
+            (end for mark in SENTENCE_ENDS if (end := key.find(mark, hit.start)) >= 0),
+            default=len(key),
+        )
         # A sentence of nothing but the time ("Tonight." "Probably tonight.") answers
         # "when?", whatever came before. Such a sentence is short.
         bare = False
@@ -1166,7 +1693,9 @@ class Detector:
             rest = key_words(key[low : hit.start] + " " + key[hit.end : high])
             bare = all(word in fillers for word in rest)
         timed: list[_Finding] = []
-        for finding in findings:
+        # A bare time times the whole message (and its earlier turns); another, only the
+        # statements of its own sentence.
+        for finding in findings if bare else in_sentence(low, high):
             if finding.category not in TIMED or finding.negated:
                 continue
             if bare and (finding.category in IDEATION or finding.severity >= Severity.MODERATE):
@@ -1248,6 +1777,7 @@ LEADING_PARTICLES = re.compile(r"^(?:ya |no )+")
 
 
 SENTENCE_END = re.compile(r"[.!?;]")
+SENTENCE_ENDS = ".!?;"
 CLAUSE_MARK = re.compile(r"[.,;:!?]")
 
 
@@ -1299,18 +1829,43 @@ def _pieces(key: str) -> Iterator[tuple[int, int]]:
         low = high
 
 
-def _windows(key: str, words: Iterable[str]) -> list[tuple[int, int]]:
-    """Return merged stretches of a key around each occurrence of the words.
+def _bits(mask: int) -> Iterator[int]:
+    """Yield the numbers of the bits set in a mask, lowest first."""
+    while mask:
+        lowest = mask & -mask
+        yield lowest.bit_length() - 1
+        mask ^= lowest
+
+
+def _occurrences(key: str, word: str, known: dict[str, list[int]]) -> list[int]:
+    """Return where a word occurs in a key (as text, also inside other words), remembered
+    in `known`."""
+    found = known.get(word)
+    if found is None:
+        found = known[word] = []
+        position = key.find(word)
+        while position >= 0:
+            found.append(position)
+            position = key.find(word, position + len(word))
+    return found
+
+
+def _windows(
+    key: str, words: Iterable[str], occurrences: dict[str, list[int]] | None = None
+) -> list[tuple[int, int]]:
+    """Return merged stretches of a key around each occurrence of the words, WINDOW
+    characters either side (`occurrences` remembers where each word occurs).
 
     Never cuts a word at a stretch's end (it would look like a word boundary); gives the
     whole key when the stretches would cover most of it anyway.
     """
     spans: list[tuple[int, int]] = []
+    known = {} if occurrences is None else occurrences
     for word in words:
-        position = key.find(word)
-        while position >= 0:
-            spans.append((max(0, position - WINDOW), position + len(word) + WINDOW))
-            position = key.find(word, position + len(word))
+        spans.extend(
+            (max(0, position - WINDOW), position + len(word) + WINDOW)
+            for position in _occurrences(key, word, known)
+        )
     spans.sort()
     windows: list[tuple[int, int]] = []
     covered = 0

@@ -12,9 +12,12 @@ of itself, so "kil", "kill" and "killlll" all match. `squeeze` does the same to 
 
 Every step is a handful of C-level string operations, and the expensive ones only run
 when a cheap test says they could change something: a message of ordinary chat costs a
-few microseconds, 32 KiB well under a millisecond.
+few microseconds, 32 KiB well under a millisecond. A regular expression scanning a long
+text is itself the cost to avoid: one scan for every rare character at once rather than
+one per kind, and non-ASCII runs handled where they are rather than the text rebuilt.
 """
 
+import codecs
 import re
 import unicodedata
 from operator import itemgetter
@@ -107,14 +110,40 @@ EMOJI_WORDS = {
     "\U0001f480": " ",  # 💀
     "\u2620": " ",  # ☠
 }
-EMOJI = re.compile("[" + "".join(EMOJI_WORDS) + "]")
 # Variation selectors, joiners, soft hyphens and other invisible characters: they split a
 # word for a filter but not for a reader.
 INVISIBLE = re.compile("[\u00ad\u034f\u061c\u180e\u200b-\u200f\u2060-\u2064\ufeff\ufe0e\ufe0f]")
 COMBINING = re.compile(
     "[\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]"
 )
-NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+# Written "x x*" rather than "x+": a pattern that starts with a character class lets the
+# search skip from one candidate character to the next, which on a long, mostly ASCII
+# text is several times faster.
+NON_ASCII = re.compile(r"[^\x00-\x7f][^\x00-\x7f]*")
+# Every character one of _fold's rewrites touches after case folding, in one class (the
+# emoji beyond the Basic Multilingual Plane are looked for with str.find instead: in a
+# class they would make every character's test slow). Invisible characters are the same
+# after case folding, and no character folds to one, so they are looked for here too.
+RARE = re.compile(
+    "["
+    + INVISIBLE.pattern[1:-1]
+    + COMBINING.pattern[1:-1]
+    + NEEDS_HOMOGLYPHS.pattern[1:-1]
+    + "".join(emoji for emoji in EMOJI_WORDS if ord(emoji) <= 0xFFFF)
+    + "]"
+)
+ASTRAL_EMOJI = tuple(emoji for emoji in EMOJI_WORDS if ord(emoji) > 0xFFFF)
+# Latin-1 lower-cased, byte for byte (all but "ß" and "µ" also case-folded so).
+LATIN_1_LOWER = bytes(ord(chr(code).lower()) for code in range(256))
+LATIN_1_RARE = tuple(chr(code) for code in range(0x80, 0x100) if RARE.match(chr(code)))
+# The match key of a non-ASCII run, remembered: accented letters are few and recur.
+KEY_OF_RUN: dict[str, str] = {}
+KEY_OF_RUN_SIZE = 4096
+# The error handler (registered below) with which the ASCII codec writes the key of each
+# non-ASCII run in its place: the same as doing it over the whole text (an ASCII
+# character never joins a run when decomposed, nor two runs merge), and a long text
+# with a few accented words costs no pass over all of it in Python.
+KEY_OF_RUNS = "convobase.safety.key_of_runs"
 
 LEET = str.maketrans(
     {
@@ -156,6 +185,17 @@ SPACED_SHAPES = bytes(
     else ord("o")
     for code in range(256)
 )
+# For the cheap test of LEET_HINT: a letter (or "?") is "a", a leet character "d".
+LEET_SHAPES = bytes(
+    ord("a")
+    if chr(code).isalpha() or code == ord("?")
+    else ord("d")
+    if bytes([code]) in b"0123456789@$|"
+    else code
+    if code == ord("!")
+    else ord(" ")
+    for code in range(256)
+)
 SPACED = re.compile(r"(?<![\w@$!|])[\w@$!|](?:[ .\-_*~+][\w@$!|](?![\w@$!|])){2,}")
 SPACED_SEPARATOR = re.compile(r"[ .\-_*~+]")
 # How far from a hint a spelled-out word can reach (it is followed to its end anyway).
@@ -192,19 +232,38 @@ def _fold(text: str) -> str:
     if text.isascii():
         return text.lower()
     folded = unicodedata.normalize("NFKC", text)
-    if INVISIBLE.search(folded):
-        folded = INVISIBLE.sub("", folded)
-    folded = folded.casefold()
-    if NEEDS_HOMOGLYPHS.search(folded):
-        # Replace only the characters found: str.translate walks all of a long text.
-        folded = NEEDS_HOMOGLYPHS.sub(lambda glyph: HOMOGLYPH_OF[glyph.group()], folded)
-    if EMOJI.search(folded):
-        folded = EMOJI.sub(lambda emoji: EMOJI_WORDS[emoji.group()], folded)
-    # Combining marks left after NFKC are not the accents of a letter (those were
-    # composed) but "zalgo" marks stacked over a word.
-    if COMBINING.search(folded):
-        folded = COMBINING.sub("", folded)
+    # Most non-ASCII text is accented letters, which none of the rewrites below touch.
+    # Text of nothing beyond Latin-1 can hold only five of the rare characters, and
+    # folds its case as it lowers it but for two letters.
+    try:
+        latin = folded.encode("latin-1")
+    except UnicodeEncodeError:
+        folded = folded.casefold()
+        rare = RARE.search(folded) is not None
+    else:
+        if "ß" in folded or "µ" in folded:
+            folded = folded.casefold()
+        else:
+            # A byte table lowers Latin-1 several times faster than str.lower.
+            folded = latin.translate(LATIN_1_LOWER).decode("latin-1")
+        rare = any(character in folded for character in LATIN_1_RARE)
+    astral = [emoji for emoji in ASTRAL_EMOJI if emoji in folded]
+    if not rare and not astral:
+        return folded
+    # Every rewrite replaces single characters by ASCII or nothing, so one pass does all.
+    if rare:
+        folded = RARE.sub(_rewrite_rare, folded)
+    for emoji in astral:
+        folded = folded.replace(emoji, EMOJI_WORDS[emoji])
     return folded
+
+
+def _rewrite_rare(found: re.Match[str]) -> str:
+    # Invisible characters and combining marks go (those left after NFKC are not the
+    # accents of a letter, which were composed, but "zalgo" marks stacked over a word);
+    # look-alikes become Latin letters, emoji words.
+    character = found.group()
+    return HOMOGLYPH_OF.get(character) or EMOJI_WORDS.get(character, "")
 
 
 def _fold_leet_token(token: str) -> str:
@@ -276,10 +335,20 @@ def _unspace(text: str, shapes: bytes) -> str:
 
 def _untrick(folded: str) -> str:
     # One byte per character ("?" for any non-ASCII one), so offsets stay those of the text.
-    shapes = (" " + folded + " ").encode("ascii", "replace").translate(SPACED_SHAPES)
+    encoded = (" " + folded + " ").encode("ascii", "replace")
+    shapes = encoded.translate(SPACED_SHAPES)
     if b"swswsws" in shapes:
         folded = _unspace(folded, shapes)
-    if LEET_HINT.search(folded):
+        hinted = True
+    else:
+        # LEET_HINT's cheap test: a leet character after a letter, or one (or a "!")
+        # before a letter ("?" may be one: it stands for any non-ASCII character). Most
+        # text has few digits and "!", so those are looked for first.
+        leet = encoded.translate(LEET_SHAPES)
+        hinted = (b"d" in leet and (b"ad" in leet or b"da" in leet)) or (
+            b"!" in leet and b"!a" in leet
+        )
+    if hinted and LEET_HINT.search(folded):
         folded = _unleet(folded)
     return folded
 
@@ -308,20 +377,45 @@ def fold_phrase_literal(text: str) -> str:
     return squeeze(strip_accents(text.lower()))
 
 
+def _key_of_run(run: str) -> str:
+    key = KEY_OF_RUN.get(run)
+    if key is None:
+        key = NON_ASCII.sub(" ", strip_accents(run))
+        if len(KEY_OF_RUN) >= KEY_OF_RUN_SIZE:
+            KEY_OF_RUN.clear()
+        KEY_OF_RUN[run] = key
+    return key
+
+
+def _key_of_unencodable(error: UnicodeError) -> tuple[str, int]:
+    # The ASCII codec hands over each run of non-ASCII characters whole.
+    assert isinstance(error, UnicodeEncodeError)
+    return _key_of_run(error.object[error.start : error.end]), error.end
+
+
+codecs.register_error(KEY_OF_RUNS, _key_of_unencodable)
+
+
 def key_of_folded(folded: str) -> str:
     """Return the match key of text already folded and untricked (see `match_key`)."""
-    text = strip_accents(folded)
-    if not text.isascii():
-        text = NON_ASCII.sub(" ", text)
-    text = text.encode("ascii").translate(KEY_TABLE).decode("ascii")
+    # Accents off, then what is still not ASCII becomes a space: run by run (see
+    # KEY_OF_RUNS), as the ASCII codec meets them.
+    encoded = folded.encode("ascii", KEY_OF_RUNS)
+    text = encoded.translate(KEY_TABLE).decode("ascii")
     if "'" in text:
         text = EDGE_APOSTROPHE.sub('"', text).replace("'", "")
     return text
 
 
+def spaced_key(key: str) -> str:
+    """Return a match key with its punctuation and quotes made spaces, character for
+    character: its `split()` gives the key's words, and so does a slice's."""
+    return key.encode("ascii").translate(WORDS_TABLE).decode("ascii")
+
+
 def key_words(key: str) -> list[str]:
     """Return the words of a match key, without punctuation."""
-    return key.encode("ascii").translate(WORDS_TABLE).decode("ascii").split()
+    return spaced_key(key).split()
 
 
 def match_key(text: str) -> str:
