@@ -49,6 +49,19 @@ def protect_user_table(table: str, *, staff_access: bool) -> None:
     )
 
 
+def force_row_level_security(table: str) -> None:
+    """Enable and force row level security on `table`; its owner (migrations,
+    operators) keeps full access. The policies and grants of the service's roles are
+    the caller's to add."""
+    if not _is_postgresql():
+        return
+    op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+    op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+    op.execute(
+        f"CREATE POLICY {table}_owner_maintenance ON {table} FOR ALL TO CURRENT_USER USING (true)"
+    )
+
+
 def unprotect_user_table(table: str, *, staff_access: bool) -> None:
     """Undo `protect_user_table`."""
     if not _is_postgresql():

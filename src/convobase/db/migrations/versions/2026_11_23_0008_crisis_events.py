@@ -162,15 +162,8 @@ def upgrade() -> None:
 def _protect_audit_trail() -> None:
     """Staff add to and read the audit trail; nobody else reaches it, and nobody through
     the service changes or deletes a line of it."""
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    table = "crisis_event_actions"
-    op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-    op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
-    security.create_staff_policy(table, commands="SELECT, INSERT")
-    op.execute(
-        f"CREATE POLICY {table}_owner_maintenance ON {table} FOR ALL TO CURRENT_USER USING (true)"
-    )
+    security.force_row_level_security("crisis_event_actions")
+    security.create_staff_policy("crisis_event_actions", commands="SELECT, INSERT")
 
 
 def downgrade() -> None:

@@ -220,14 +220,10 @@ def _protect_event_log() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     table = "onboarding_events"
-    op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-    op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+    security.force_row_level_security(table)
     op.execute(f"GRANT SELECT, INSERT ON {table} TO {APP_ROLE}")
     security.create_owner_policy(table)
     security.create_staff_policy(table, commands="SELECT, INSERT, UPDATE")
-    op.execute(
-        f"CREATE POLICY {table}_owner_maintenance ON {table} FOR ALL TO CURRENT_USER USING (true)"
-    )
 
 
 def downgrade() -> None:
