@@ -35,7 +35,7 @@ from tests.api import Api, Headers, bearer
 from tests.fuzzing.conftest import GateLedger
 
 CALLERS = ("user", "guest", "staff")
-MAX_EXAMPLES = 15
+MAX_EXAMPLES = 12
 DEADLINE = timedelta(seconds=2)
 
 schema = schemathesis.pytest.from_fixture("fuzzed_schema")
