@@ -214,9 +214,11 @@ def append_message(
                     session,
                     principal,
                     conversation.user_id,
-                    original,
-                    scope,
-                    accept_language,
+                    conversation_id,
+                    original.content,
+                    message=(original.id, original.seq),
+                    scope=scope,
+                    accept_language=accept_language,
                     replayed=True,
                 )
             return AppendedMessage(original, replayed=True, safety=safety)
@@ -268,7 +270,16 @@ def append_message(
     )
     safety = None
     if is_user_message:
-        safety = _screen(session, principal, taken.user_id, message, scope, accept_language)
+        safety = _screen(
+            session,
+            principal,
+            taken.user_id,
+            conversation_id,
+            new.content,
+            message=(new.id, taken.seq),
+            scope=scope,
+            accept_language=accept_language,
+        )
     return AppendedMessage(message, replayed=False, safety=safety)
 
 
@@ -276,24 +287,28 @@ def _screen(
     session: Session,
     principal: Principal,
     owner: uuid.UUID,
-    message: StoredMessage,
+    conversation_id: uuid.UUID,
+    content: str,
+    *,
+    message: tuple[uuid.UUID, int] | None,
     scope: Scope,
     accept_language: str | None,
-    *,
     replayed: bool = False,
 ) -> SafetyNotice | None:
-    """Ask whoever screens messages about a stored `user` message."""
+    """Ask whoever screens messages about a `user` message: the stored one whose id and
+    seq are `message`, or, with None, one refused unstored."""
+    message_id, seq = message if message is not None else (None, None)
 
     def recent() -> list[str]:
         return repository.recent_user_messages(
-            session, principal, message.conversation_id, before=message.seq, scope=scope
+            session, principal, conversation_id, before=seq, scope=scope
         )
 
     query = ScreenUserMessage(
         user_id=owner,
-        conversation_id=message.conversation_id,
-        message_id=message.id,
-        content=message.content,
+        conversation_id=conversation_id,
+        message_id=message_id,
+        content=content,
         accept_language=accept_language,
         recent=recent,
         replayed=replayed,
@@ -313,19 +328,17 @@ def _refuse_guest_message(
         raise ConversationNotFound
     if not conversation.is_active:
         raise ConversationEnded
-
-    def recent() -> list[str]:
-        return repository.recent_user_messages(session, guest, conversation_id, before=None)
-
-    query = ScreenUserMessage(
-        user_id=conversation.user_id,
-        conversation_id=conversation_id,
-        message_id=None,
-        content=content,
+    safety = _screen(
+        session,
+        guest,
+        conversation.user_id,
+        conversation_id,
+        content,
+        message=None,
+        scope=Scope.OWN_ROWS,
         accept_language=accept_language,
-        recent=recent,
     )
-    return GuestMessageRefused(events.ask(session, query))
+    return GuestMessageRefused(safety)
 
 
 def _unreachable(

@@ -56,8 +56,8 @@ def get(
 
 
 def of_message(session: Session, principal: Principal, message_id: uuid.UUID) -> CrisisEvent | None:
-    """The event recorded for a message the caller may reach, if any."""
-    statement = scoped(select(CrisisEvent), CrisisEvent, principal, staff=True)
+    """The event recorded for one of the caller's messages, if any."""
+    statement = scoped(select(CrisisEvent), CrisisEvent, principal)
     return session.scalars(statement.where(CrisisEvent.message_id == message_id)).one_or_none()
 
 
