@@ -1,9 +1,12 @@
-"""Benchmarks: `python -m bench [store|trigger|http|http-mixed|drivers|jobs|screening|all]
-[--backend sqlite|postgresql|all] [--quick] [--json FILE]`. Each figure is printed beside
-the plain driver's, same run; `http` includes `http-mixed` (latest-50 reads while 8
-clients append, beside the same reads alone); `jobs` puts the job queue beside
-procrastinate's (PostgreSQL); `screening` times the crisis detector beside a naive
-keyword regex, and what screening adds to a store-level append."""
+"""Benchmarks: `python -m bench [store|trigger|http|http-mixed|drivers|jobs|screening|
+learning|tutoring|all] [--backend sqlite|postgresql|all] [--quick] [--json FILE]`. Each figure is
+printed beside the plain driver's, same run; `http` includes `http-mixed` (latest-50
+reads while 8 clients append, beside the same reads alone); `jobs` puts the job queue
+beside procrastinate's (PostgreSQL); `screening` times the crisis detector beside a
+naive keyword regex, and what screening adds to a store-level append; `learning` times
+the catalog, the dashboard, an assessment attempt and the due reviews on 10,000
+learners' progress, attempts and review cards; `tutoring` times a roleplay turn
+beside an ordinary and a plain append, and the evaluation of a 40-word line."""
 
 import argparse
 import json
@@ -30,7 +33,18 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "suite",
         nargs="?",
-        choices=("store", "trigger", "http", "http-mixed", "drivers", "jobs", "screening", "all"),
+        choices=(
+            "store",
+            "trigger",
+            "http",
+            "http-mixed",
+            "drivers",
+            "jobs",
+            "screening",
+            "learning",
+            "tutoring",
+            "all",
+        ),
         default="all",
     )
     parser.add_argument("--backend", choices=(*BACKENDS, "all"), default="all")
@@ -121,6 +135,14 @@ def main(argv: Sequence[str]) -> int:
         print("\n## Crisis screening (no database)\n")
         print(screening.markdown_table(screening_rows))
         results["screening"] = [row.as_dict() for row in screening_rows]
+    if options.suite in ("learning", "all"):
+        from bench import learning
+
+        results["learning"] = learning.suite(backends, quick=options.quick)
+    if options.suite in ("tutoring", "all"):
+        from bench import tutoring
+
+        results["tutoring"] = [tutoring.suite(backends, quick=options.quick)]
     if options.json is not None:
         options.json.parent.mkdir(parents=True, exist_ok=True)
         options.json.write_text(json.dumps({"machine": machine_line(), **results}, indent=2))

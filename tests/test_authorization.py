@@ -4,6 +4,7 @@ The routes come from the application itself: a new route without a row here fail
 `test_every_route_has_a_row`, so nobody can add one without deciding who may call it.
 """
 
+import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from fastapi import FastAPI
 from starlette.routing import Route
 
 from tests.api import JWT_SECRET, PERSONALITY, Api, Headers, bearer, token_for
+from tests.learning.catalog import assessment_body, course_body
+from tests.tutoring.dialogs import short_body
 
 CALLERS = ("owner", "other_user", "other_guest", "staff", "no_token", "expired_token")
 
@@ -32,6 +35,8 @@ class World:
     own_guest_token: str
     headers: dict[str, Headers]
     crisis_event_id: str
+    course_id: str
+    assessment_id: str
 
     @classmethod
     def build(cls, api: Api) -> "World":
@@ -52,6 +57,10 @@ class World:
             "expired_token": bearer(expired),
         }
         owner_id = api.client.get("/v1/me", headers=owner).json()["id"]
+        course = api.client.post("/v1/courses", json=course_body(), headers=api.staff).json()
+        assessment = api.client.post(
+            "/v1/assessments", json=assessment_body(course["id"]), headers=api.staff
+        ).json()
         return cls(
             api,
             owner,
@@ -61,7 +70,57 @@ class World:
             own_guest["token"],
             headers,
             said["safety"]["event_id"],
+            course["id"],
+            assessment["id"],
         )
+
+    @functools.cached_property
+    def review_card_id(self) -> str:
+        """A review card of the owner's, made on first use (the routes that need one)."""
+        body = {"prompt": "¿Cómo estás?", "answer": "Bien"}
+        response = self.api.client.post("/v1/reviews/cards", json=body, headers=self.owner)
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    @functools.cached_property
+    def attempt_id(self) -> str:
+        """The owner's attempt at the world's assessment, started on first use."""
+        url = f"/v1/assessments/{self.assessment_id}/attempts"
+        response = self.api.client.post(url, json={}, headers=self.owner)
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    @functools.cached_property
+    def section_id(self) -> str:
+        """The first section of the world's course."""
+        course = self.api.client.get(f"/v1/courses/{self.course_id}").json()
+        return str(course["sections"][0]["id"])
+
+    @functools.cached_property
+    def dialog_id(self) -> str:
+        """A published lesson dialog nobody practised, made on first use."""
+        body = short_body(key=f"matrix-{uuid.uuid4().hex[:8]}")
+        response = self.api.client.post("/v1/lesson-dialogs", json=body, headers=self.api.staff)
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    @functools.cached_property
+    def text_id(self) -> str:
+        """A library text nobody read, made on first use."""
+        response = self.api.client.post(
+            "/v1/library-texts", json=_text_body(self), headers=self.api.staff
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    @functools.cached_property
+    def tutor_session_id(self) -> str:
+        """The owner's tutor session of the world's dialog, started on first use."""
+        response = self.api.client.post(
+            "/v1/tutor-sessions", json=_tutor_session_body(self), headers=self.owner
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
 
     def conditions(self, caller: str) -> Headers:
         """An If-Match with the ETag of the caller's own onboarding, if they have one."""
@@ -82,6 +141,20 @@ def _persona_body(world: World) -> dict[str, Any]:
         "display_name": "Matrix",
         "personality_config": PERSONALITY,
     }
+
+
+def _text_body(world: World) -> dict[str, Any]:
+    return {
+        "key": f"matrix-{uuid.uuid4().hex[:8]}",
+        "title": "El café de la esquina",
+        "language": "es",
+        "level": "A1",
+        "body": "En mi barrio hay un café pequeño.",
+    }
+
+
+def _tutor_session_body(world: World) -> dict[str, Any]:
+    return {"dialog_id": world.dialog_id, "selected_role": "Ana"}
 
 
 def _same(status: int, **exceptions: int) -> dict[str, int]:
@@ -187,6 +260,87 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, int], Body]] = {
     ("POST", "/v1/onboarding/current/complete"): ({**USER_ONLY, **_signed_in(422)}, _none),
     ("POST", "/v1/onboarding/import"): (USER_ONLY, lambda w: {"format_version": 1}),
     ("GET", "/v1/staff/onboarding/funnel"): (STAFF_ONLY, _none),
+    # Everyone signed in has review cards of their own (staff too, with a user id).
+    ("GET", "/v1/reviews/due"): (USER_ONLY, _none),
+    ("POST", "/v1/reviews"): (
+        {**OWNER_ONLY, "owner": 201},
+        lambda w: {"card_id": w.review_card_id, "rating": "good", "client_review_id": "tap-1"},
+    ),
+    ("POST", "/v1/reviews/cards"): (
+        {**USER_ONLY, **_signed_in(201)},
+        lambda w: {"prompt": "¿Qué tal?"},
+    ),
+    ("GET", "/v1/reviews/cards"): (USER_ONLY, _none),
+    ("GET", "/v1/reviews/cards/{card_id}"): (OWNER_ONLY, _none),
+    ("PATCH", "/v1/reviews/cards/{card_id}"): (OWNER_ONLY, lambda w: {"suspended": True}),
+    ("DELETE", "/v1/reviews/cards/{card_id}"): ({**OWNER_ONLY, "owner": 204}, _none),
+    ("GET", "/v1/reviews/cards/{card_id}/history"): (OWNER_ONLY, _none),
+    ("GET", "/v1/courses"): (PUBLIC_TOKEN_CHECKED, _none),
+    ("GET", "/v1/courses/{course_id}"): (PUBLIC_TOKEN_CHECKED, _none),
+    ("POST", "/v1/courses"): ({**STAFF_ONLY, "staff": 201}, lambda w: course_body()),
+    ("PATCH", "/v1/courses/{course_id}"): (STAFF_ONLY, lambda w: {"description": "New"}),
+    # Nobody studied the world's course: it is deleted, not archived.
+    ("DELETE", "/v1/courses/{course_id}"): ({**STAFF_ONLY, "staff": 204}, _none),
+    ("GET", "/v1/staff/courses"): (STAFF_ONLY, _none),
+    ("GET", "/v1/assessments/{assessment_id}"): (USER_ONLY, _none),
+    ("POST", "/v1/assessments"): (
+        {**STAFF_ONLY, "staff": 201},
+        lambda w: assessment_body(w.course_id),
+    ),
+    ("PATCH", "/v1/assessments/{assessment_id}"): (STAFF_ONLY, lambda w: {"title": "New"}),
+    ("DELETE", "/v1/assessments/{assessment_id}"): (STAFF_ONLY, _none),
+    ("GET", "/v1/staff/assessments/{assessment_id}"): (STAFF_ONLY, _none),
+    # Everyone signed in studies for themselves (staff too, with a user id).
+    ("POST", "/v1/assessments/{assessment_id}/attempts"): (
+        {**USER_ONLY, **_signed_in(201)},
+        lambda w: {},
+    ),
+    ("GET", "/v1/assessments/{assessment_id}/attempts"): (USER_ONLY, _none),
+    ("GET", "/v1/attempts/{attempt_id}"): (OWNER_ONLY, _none),
+    ("PUT", "/v1/attempts/{attempt_id}/answers/{question_id}"): (
+        OWNER_ONLY,
+        lambda w: {"answer": "b"},
+    ),
+    ("POST", "/v1/attempts/{attempt_id}/submit"): (OWNER_ONLY, _none),
+    ("POST", "/v1/courses/{course_id}/sections/{section_id}/complete"): (USER_ONLY, _none),
+    ("POST", "/v1/courses/{course_id}/study-time"): (USER_ONLY, _none),
+    ("GET", "/v1/courses/{course_id}/progress"): (USER_ONLY, _none),
+    ("GET", "/v1/me/courses"): (USER_ONLY, _none),
+    ("GET", "/v1/staff/users/{user_id}/progress"): (STAFF_ONLY, _none),
+    ("GET", "/v1/staff/users/{user_id}/attempts"): (STAFF_ONLY, _none),
+    ("GET", "/v1/lesson-dialogs"): (USER_ONLY, _none),
+    ("GET", "/v1/me/suggested-dialogs"): (USER_ONLY, _none),
+    ("GET", "/v1/lesson-dialogs/{dialog_id}"): (USER_ONLY, _none),
+    ("GET", "/v1/lesson-dialogs/{dialog_id}/practice"): (USER_ONLY, _none),
+    ("POST", "/v1/lesson-dialogs"): (
+        {**STAFF_ONLY, "staff": 201},
+        lambda w: short_body(key=f"matrix-{uuid.uuid4().hex[:8]}"),
+    ),
+    ("PATCH", "/v1/lesson-dialogs/{dialog_id}"): (STAFF_ONLY, lambda w: {"description": "New"}),
+    # Nobody practised the world's dialog: it is deleted, not archived.
+    ("DELETE", "/v1/lesson-dialogs/{dialog_id}"): ({**STAFF_ONLY, "staff": 204}, _none),
+    ("GET", "/v1/staff/lesson-dialogs"): (STAFF_ONLY, _none),
+    ("GET", "/v1/staff/lesson-dialogs/{dialog_id}"): (STAFF_ONLY, _none),
+    ("GET", "/v1/staff/lesson-dialogs/{dialog_id}/sessions"): (STAFF_ONLY, _none),
+    ("POST", "/v1/staff/lesson-dialogs/{dialog_id}/purge"): (STAFF_ONLY, _none),
+    ("POST", "/v1/staff/tutoring/import"): (STAFF_ONLY, lambda w: {"dialogs": []}),
+    ("GET", "/v1/staff/tutoring/export"): (STAFF_ONLY, _none),
+    ("GET", "/v1/library-texts"): (USER_ONLY, _none),
+    ("GET", "/v1/library-texts/{text_id}"): (USER_ONLY, _none),
+    ("POST", "/v1/library-texts"): ({**STAFF_ONLY, "staff": 201}, _text_body),
+    ("PATCH", "/v1/library-texts/{text_id}"): (STAFF_ONLY, lambda w: {"title": "New"}),
+    # Nobody read the world's text: it is deleted, not archived.
+    ("DELETE", "/v1/library-texts/{text_id}"): ({**STAFF_ONLY, "staff": 204}, _none),
+    # Everyone signed in practises for themselves (staff too, with a user id).
+    ("POST", "/v1/tutor-sessions"): ({**USER_ONLY, **_signed_in(201)}, _tutor_session_body),
+    ("GET", "/v1/tutor-sessions"): (USER_ONLY, _none),
+    ("GET", "/v1/tutor-sessions/{session_id}"): (OWNER_ONLY, _none),
+    ("POST", "/v1/tutor-sessions/{session_id}/turns"): (
+        {**OWNER_ONLY, "owner": 201},
+        lambda w: {"content": "Hola, ¿qué tal?"},
+    ),
+    ("GET", "/v1/tutor-sessions/{session_id}/turns"): (OWNER_ONLY, _none),
+    ("GET", "/v1/me/word-mistakes"): (USER_ONLY, _none),
 }
 # Writes that must name the version they change (If-Match): each caller sends their own.
 CONDITIONAL = {
@@ -227,6 +381,15 @@ def test_caller_gets_the_expected_status(api: Api, method: str, path: str, calle
         user_id=world.owner_id,
         job_id=uuid.uuid4(),
         event_id=world.crisis_event_id,
+        card_id=world.review_card_id if "{card_id}" in path else None,
+        course_id=world.course_id,
+        assessment_id=world.assessment_id,
+        attempt_id=world.attempt_id if "{attempt_id}" in path else None,
+        question_id="position",
+        section_id=world.section_id if "{section_id}" in path else None,
+        dialog_id=world.dialog_id if "{dialog_id}" in path else None,
+        text_id=world.text_id if "{text_id}" in path else None,
+        session_id=world.tutor_session_id if "{session_id}" in path else None,
     )
 
     headers = world.headers[caller]

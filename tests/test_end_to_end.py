@@ -6,7 +6,9 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -129,3 +131,90 @@ def test_a_crisis_message_is_answered_with_help_and_staff_are_notified_once(
     assert notice["event_id"] == event_id
     assert notice["severity_level"] == "critical"
     assert "end my life" not in json.dumps(notice), "the message never leaves the service"
+
+
+def test_a_wrong_answer_to_the_seeded_course_is_due_for_review_on_the_learners_own_day(
+    server: tuple[str, dict[str, str], Path],
+) -> None:
+    base, env, log = server
+    as_user = {"Authorization": f"Bearer {minted_user_token(env, log.parent)}"}
+    # UTC+14: most of the time its date is not UTC's, and its day starts at 04:00 there.
+    zone = "Pacific/Kiritimati"
+
+    with httpx.Client(base_url=base, timeout=10, headers=as_user) as client:
+        client.patch("/v1/me", json={"preferences": {"time_zone": zone}}).raise_for_status()
+        courses = client.get("/v1/courses", params={"tag": "poker"}).json()["items"]
+        seeded = next(course for course in courses if course["key"] == "poker-fundamentals")
+        course = client.get(f"/v1/courses/{seeded['id']}").json()
+        assessment = course["assessments"][0]
+        started = client.post(f"/v1/assessments/{assessment['id']}/attempts", json={})
+        attempt = started.json()
+        numeric = next(q for q in attempt["questions"] if q["kind"] == "numeric")
+        saved = client.put(
+            f"/v1/attempts/{attempt['id']}/answers/{numeric['id']}", json={"answer": 999_999}
+        )
+        submitted = client.post(f"/v1/attempts/{attempt['id']}/submit")
+        due = client.get("/v1/reviews/due").json()
+    now_there = datetime.now(ZoneInfo(zone))
+
+    assert started.status_code == 201
+    assert saved.status_code == 200
+    assert submitted.json()["status"] == "submitted"
+    assert submitted.json()["score"] is not None
+    card = next(card for card in due["cards"] if card["source_key"].endswith(f":{numeric['id']}"))
+    assert card["source_kind"] == "assessment_question"
+    assert due["time_zone"] == zone
+    assert due["local_date"] == (now_there - timedelta(hours=4)).date().isoformat()
+    due_at, day_ends_at = (datetime.fromisoformat(t) for t in (card["due_at"], due["day_ends_at"]))
+    assert due_at < day_ends_at
+
+
+def test_the_seeded_cafe_dialog_is_played_through_and_then_reported_practised(
+    server: tuple[str, dict[str, str], Path],
+) -> None:
+    base, env, log = server
+    as_user = {"Authorization": f"Bearer {minted_user_token(env, log.parent)}"}
+    maria_says = (
+        "Buenos días. Un café con leche, por favor.",
+        "Sí, una tostada con tomate, por favor.",
+        "Para tomar aquí. ¿Cuánto es?",
+        "Aquí tiene. ¡Muchas gracias!",
+    )
+
+    with httpx.Client(base_url=base, timeout=10, headers=as_user) as client:
+        dialogs = client.get("/v1/lesson-dialogs", params={"language": "es", "level": "A1"})
+        cafe = next(d for d in dialogs.json()["items"] if d["key"] == "en-el-cafe")
+        started = client.post(
+            "/v1/tutor-sessions", json={"dialog_id": cafe["id"], "selected_role": "María"}
+        )
+        session = started.json()
+        turns = [
+            client.post(
+                f"/v1/tutor-sessions/{session['id']}/turns",
+                json={"content": line, "client_turn_id": f"turn-{n}"},
+            )
+            for n, line in enumerate(maria_says)
+        ]
+        done = client.get(f"/v1/tutor-sessions/{session['id']}").json()
+        evaluations = client.get(f"/v1/tutor-sessions/{session['id']}/turns").json()["items"]
+        transcript = client.get(f"/v1/conversations/{session['conversation_id']}/messages").json()[
+            "items"
+        ]
+        again = client.post(
+            "/v1/tutor-sessions", json={"dialog_id": cafe["id"], "selected_role": "María"}
+        )
+        practice = client.get(f"/v1/lesson-dialogs/{cafe['id']}/practice").json()
+
+    assert [role["name"] for role in cafe["roles"]] == ["María", "Carlos"]
+    assert started.status_code == 201
+    assert [reply["role"] for reply in session["replies"]] == ["Carlos"]
+    assert [turn.status_code for turn in turns] == [201] * 4
+    assert [turn.json()["turn"]["verdict"] for turn in turns] == ["pass"] * 4
+    assert [e["line_seq"] for e in evaluations] == [2, 4, 6, 8]
+    assert done["completed_at"] is not None
+    assert done["score"] == 100
+    assert len(transcript) == 9
+    assert transcript[-1]["content"] == "¡De nada! Que aproveche."
+    assert again.status_code == 201
+    assert practice["practised_before"] is True
+    assert (practice["sessions"], practice["completed_sessions"]) == (2, 1)

@@ -14,6 +14,8 @@ import httpx
 import pytest
 
 from tests.api import JWT_SECRET, PERSONALITY, Api, Headers, bearer, token_for
+from tests.learning.catalog import assessment_body, course_body
+from tests.tutoring.dialogs import short_body
 
 INT32_OVERFLOW = 2**31
 INT64_OVERFLOW = 2**63
@@ -792,12 +794,48 @@ def path_ids(
     """Values for every path parameter: the caller's own resources (a job id that
     names no job: staff's job routes then answer 404)."""
     crisis = {"role": "user", "content": "I want to kill myself"}
+    card = api.client.post("/v1/reviews/cards", json={"prompt": "¿Qué?"}, headers=me).json()
+    course = api.client.post("/v1/courses", json=course_body(), headers=api.staff).json()
+    quiz = api.client.post(
+        "/v1/assessments", json=assessment_body(course["id"]), headers=api.staff
+    ).json()
+    attempt = api.client.post(f"/v1/assessments/{quiz['id']}/attempts", headers=me).json()
+    dialog = api.client.post(
+        "/v1/lesson-dialogs",
+        json=short_body(key=f"hostile-{uuid.uuid4().hex[:8]}"),
+        headers=api.staff,
+    ).json()
+    tutor_session = api.client.post(
+        "/v1/tutor-sessions",
+        json={"dialog_id": dialog["id"], "selected_role": "Ana"},
+        headers=me,
+    ).json()
+    text = api.client.post(
+        "/v1/library-texts",
+        json={
+            "key": f"hostile-{uuid.uuid4().hex[:8]}",
+            "title": "Hola",
+            "language": "es",
+            "level": "A1",
+            "body": "Hola. Adiós.",
+        },
+        headers=api.staff,
+    ).json()
     return {
         "conversation_id": conversation["id"],
         "persona_id": persona["id"],
         "user_id": api.client.get("/v1/me", headers=me).json()["id"],
         "job_id": str(uuid.uuid4()),
         "event_id": api.append(me, conversation["id"], crisis)["safety"]["event_id"],
+        "card_id": card["id"],
+        "course_id": course["id"],
+        "section_id": course["sections"][0]["id"],
+        "assessment_id": quiz["id"],
+        "attempt_id": attempt["id"],
+        "question_id": "position",
+        "dialog_id": dialog["id"],
+        "session_id": tutor_session["id"],
+        "text_id": text["id"],
     }
 
 

@@ -20,9 +20,13 @@ from convobase.core import deps, problems
 from convobase.core.bounds import RequestBoundsMiddleware
 from convobase.core.logging import RequestLogMiddleware, configure_logging
 from convobase.jobs import routes as job_routes
+from convobase.learning import routes as learning_routes
 from convobase.onboarding import routes as onboarding_routes
 from convobase.personas import routes as persona_routes
+from convobase.reviews import routes as review_routes
 from convobase.safety import routes as safety_routes
+from convobase.tutoring import routes as tutoring_routes
+from convobase.tutoring.evaluation import load_evaluator
 from convobase.users import routes as user_routes
 
 DESCRIPTION = """
@@ -80,6 +84,25 @@ OPENAPI_TAGS = [
         "device's onboarding imported once (docs/onboarding.md).",
     },
     {
+        "name": "learning",
+        "description": "Courses with their sections, prerequisites and assessments: anyone "
+        "browses the active catalog, staff manage it. Learners take assessments in attempts "
+        "graded on the server, and follow their progress (docs/learning.md).",
+    },
+    {
+        "name": "reviews",
+        "description": "Spaced review: cards of what you got wrong in assessments and cards "
+        "of your own, scheduled with FSRS by how well you recalled each; what is due today, "
+        "by your own day in your time zone; each card's history (docs/reviews.md).",
+    },
+    {
+        "name": "tutoring",
+        "description": "Roleplay and reading practice: lesson dialogs with their roles and "
+        "lines, library texts (staff manage them, also as content files), and your tutor "
+        "sessions, turn by turn, each turn evaluated and kept; the words you missed; which "
+        "dialogs to practise next (docs/tutoring.md).",
+    },
+    {
         "name": "crisis events",
         "description": "What screening every `user` message for signs of crisis recorded: "
         "your own events and the help shown with them, acknowledging that help; for staff, "
@@ -128,6 +151,8 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
     )
     deps.install(app, container)
     settings = container.settings
+    # A misnamed turn evaluator fails here, naming those installed, not at every turn.
+    load_evaluator(settings.tutoring_evaluator)
     app.add_middleware(
         RequestBoundsMiddleware,
         max_body_bytes=settings.max_body_bytes,
@@ -149,8 +174,13 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
         analysis_routes.staff_router,
         onboarding_routes.router,
         onboarding_routes.staff_router,
+        review_routes.router,
+        learning_routes.router,
+        learning_routes.staff_router,
         safety_routes.router,
         safety_routes.staff_router,
+        tutoring_routes.router,
+        tutoring_routes.staff_router,
         account_routes.router,
         job_routes.router,
         health.router,

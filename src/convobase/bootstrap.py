@@ -22,6 +22,7 @@ from convobase.db.rate_limits import DatabaseRateLimiter
 from convobase.db.session import Database
 from convobase.jobs import tasks as job_tasks
 from convobase.jobs.worker import Task, Worker
+from convobase.learning import tasks as learning_tasks
 from convobase.onboarding import tasks as onboarding_tasks
 from convobase.safety import tasks as safety_tasks
 from convobase.safety.classifier import Screener, load_classifiers
@@ -112,17 +113,22 @@ def worker(container: Container, *, concurrency: int = 1) -> Worker:
         abandon_after=timedelta(days=settings.onboarding_abandon_days),
         retention=timedelta(days=settings.onboarding_retention_days),
     )
+    close_overdue, every_minute_close_overdue = learning_tasks.overdue_task(
+        policy=settings.overdue_attempt_policy
+    )
     tasks: list[Task] = [
         purge,
         analysis_tasks.analysis_task(load_analyzer(settings), rule),
         clean_up,
+        close_overdue,
+        learning_tasks.refresh_task(),
     ]
     if (webhook := CrisisWebhook.from_settings(settings)) is not None:
         tasks.append(safety_tasks.notification_task(webhook))
     return Worker(
         container.database,
         tasks,
-        periodic=[hourly_purge, hourly_clean_up],
+        periodic=[hourly_purge, hourly_clean_up, every_minute_close_overdue],
         concurrency=concurrency,
         lease=timedelta(seconds=settings.job_lease_seconds),
         poll_interval=settings.worker_poll_seconds,

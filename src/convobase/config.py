@@ -185,6 +185,48 @@ class Settings(BaseSettings):
         "purged; a user who comes back after that starts a new session.",
     )
 
+    review_day_rollover_hour: int = Field(
+        default=4,
+        ge=0,
+        le=23,
+        description="The hour (0..23, the learner's local time, from their "
+        "preferences.time_zone) at which a learner's day starts for spaced review: cards "
+        "due before the next one are due today (docs/reviews.md).",
+    )
+
+    overdue_attempt_policy: Literal["submit", "abandon"] = Field(
+        default="submit",
+        description="What closes an assessment attempt whose time limit ran out "
+        "(docs/learning.md): submit grades the answers saved by then; abandon closes it "
+        "ungraded (it still counts toward max_attempts). A job applies it every minute, "
+        "and so does a submit that comes too late.",
+    )
+
+    tutoring_evaluator: str = Field(
+        default="baseline",
+        description="What evaluates each roleplay turn against its line (docs/tutoring.md): "
+        "baseline (deterministic: similarity and word alignment), or the name of one "
+        "installed under the convobase.evaluators entry points.",
+    )
+    tutoring_pass_score: int = Field(
+        default=80,
+        ge=0,
+        le=100,
+        description="The score (0..100) a turn must reach, with every target word said, "
+        "to pass its line; below it the learner is asked to try again.",
+    )
+    tutoring_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Tries at one line before a tutor session moves on without it.",
+    )
+    tutoring_review_cards: bool = Field(
+        default=True,
+        description="Make a review card of each word a learner misses or misspells in a "
+        "turn (docs/reviews.md); false: the words are still counted.",
+    )
+
     crisis_classifiers: list[str] = Field(
         default_factory=list,
         description="Crisis classifiers to run beside the rule-based detector, by the name "

@@ -7,10 +7,14 @@ from convobase.conversations import service as conversation_service
 from convobase.conversations.schemas import ConversationRead, MessageRead
 from convobase.core.principal import Principal
 from convobase.core.time import utc_now
+from convobase.learning import service as learning_service
 from convobase.onboarding import service as onboarding_service
 from convobase.onboarding.schemas import OnboardingSessionExport
+from convobase.reviews import service as review_service
+from convobase.reviews.schemas import ReviewCardExport, ReviewCardRead, ReviewRead
 from convobase.safety import service as safety_service
 from convobase.safety.schemas import CrisisEventRead
+from convobase.tutoring import service as tutoring_service
 from convobase.users import service as user_service
 from convobase.users.schemas import UserRead
 
@@ -32,6 +36,7 @@ def export_account(session: Session, principal: Principal) -> AccountExport:
     ]
     return AccountExport(
         exported_at=utc_now(),
+        learning=learning_service.export_learning(session, principal),
         user=UserRead.model_validate(user),
         conversations=conversations,
         analyses=[
@@ -46,6 +51,14 @@ def export_account(session: Session, principal: Principal) -> AccountExport:
             OnboardingSessionExport.model_validate(row)
             for row in onboarding_service.all_sessions(session, principal)
         ],
+        review_cards=[
+            ReviewCardExport(
+                **ReviewCardRead.model_validate(kept.card).model_dump(),
+                reviews=[ReviewRead.model_validate(review) for review in kept.reviews],
+            )
+            for kept in review_service.all_cards_with_history(session, principal)
+        ],
+        tutoring=tutoring_service.export_tutoring(session, principal),
     )
 
 

@@ -2,7 +2,7 @@
 
 import typer
 
-from convobase.cli import db, server
+from convobase.cli import content, db, server, tutoring
 
 app = typer.Typer(
     name="convobase",
@@ -12,6 +12,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db.app, name="db")
+app.add_typer(content.app, name="content")
+app.add_typer(tutoring.app, name="tutoring")
 app.command()(server.serve)
 app.command()(server.worker)
 app.command()(server.token)

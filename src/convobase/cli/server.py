@@ -26,9 +26,11 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
-    seed: Annotated[bool, typer.Option(help="Create the demo personas if missing.")] = True,
+    seed: Annotated[
+        bool, typer.Option(help="Create the demo personas and courses if missing.")
+    ] = True,
 ) -> None:
-    """Migrate the database, seed demo personas, print tokens and serve the API."""
+    """Migrate the database, seed demo personas and courses, print tokens and serve the API."""
     settings = Settings()
     result = migrate.upgrade(settings)
     if result.backup is not None:
@@ -71,11 +73,14 @@ def token(
 
 
 def seed() -> None:
-    """Create the demo personas if they are missing (migrates first)."""
+    """Create the demo personas, courses, lesson dialogs and texts that are missing
+    (migrates first)."""
     settings = Settings()
     migrate.upgrade(settings)
-    created = _seed(settings)
-    typer.echo(f"Created {created} demo personas." if created else "Demo personas present.")
+    seeded = _seed(settings)
+    if (tutoring := seeded.tutoring_summary()) is not None:
+        typer.echo(tutoring)
+    typer.echo(seeded.summary())
 
 
 def demo_conversation() -> None:
@@ -92,11 +97,11 @@ def demo_conversation() -> None:
         typer.echo(f"  {seq:>3} {role:<9} {content}")
 
 
-def _seed(settings: Settings) -> int:
+def _seed(settings: Settings) -> demo.Seeded:
     container = bootstrap.build(settings)
     try:
         with container.database.transaction(demo.DEV_STAFF) as session:
-            return demo.seed_demo_personas(session)
+            return demo.seed(session)
     finally:
         container.close()
 

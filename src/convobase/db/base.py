@@ -4,7 +4,7 @@ SQLite and PostgreSQL."""
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, Dialect, MetaData, Numeric, Text, TypeDecorator, Uuid
@@ -78,6 +78,24 @@ class Tenths(TypeDecorator[Decimal]):
 
     def process_result_value(self, value: float | None, dialect: Dialect) -> Decimal | None:
         return None if value is None else Decimal(str(value)).quantize(Decimal("0.1"))
+
+
+class Percent(TypeDecorator[Decimal]):
+    """A percentage with two decimals, such as a completion of 33.33: NUMERIC(5, 2) on
+    both databases, a Decimal in Python. Values are rounded to two decimals (half up)
+    before they are stored; SQLite keeps them as floats, which hold two decimals of
+    0..100 exactly enough to read back the same Decimal."""
+
+    impl = Numeric(5, 2, asdecimal=False)
+    cache_ok = True
+
+    STEP = Decimal("0.01")
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> float | None:
+        return None if value is None else float(Decimal(value).quantize(self.STEP, ROUND_HALF_UP))
+
+    def process_result_value(self, value: float | None, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(str(value)).quantize(self.STEP)
 
 
 # JSON documents are JSONB on PostgreSQL (indexable, compact) and JSON text on SQLite.

@@ -62,6 +62,18 @@ def force_row_level_security(table: str) -> None:
     )
 
 
+def protect_catalog_table(table: str) -> None:
+    """Let every caller read `table` and staff change it: content nobody owns, such as
+    the course catalog, which the service shows each caller as fits them. The table's
+    owner (migrations, operators) keeps full access under FORCE."""
+    if not _is_postgresql():
+        return
+    force_row_level_security(table)
+    op.execute(f"GRANT SELECT ON {table} TO {APP_ROLE}")
+    op.execute(f"CREATE POLICY {table}_read ON {table} FOR SELECT TO {APP_ROLE} USING (true)")
+    create_staff_policy(table)
+
+
 def unprotect_user_table(table: str, *, staff_access: bool) -> None:
     """Undo `protect_user_table`."""
     if not _is_postgresql():

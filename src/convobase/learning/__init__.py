@@ -1,0 +1,2 @@
+"""Learning: the course catalog with its sections and assessments, and each learner's
+progress through it and attempts at its assessments."""
