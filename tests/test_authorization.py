@@ -5,11 +5,12 @@ The routes come from the application itself: a new route without a row here fail
 """
 
 import functools
+import string
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import jwt
 import pytest
@@ -25,54 +26,84 @@ CALLERS = ("owner", "other_user", "other_guest", "staff", "no_token", "expired_t
 
 @dataclass
 class World:
-    """Fresh resources for one request: what the owner owns, and who else is calling."""
+    """Resources for one request, each made on first use: what the owner owns, and who
+    else is calling. Only what a row's path, body and caller name gets made."""
 
     api: Api
     owner: Headers
-    owner_id: str
-    conversation_id: str
-    persona_id: str
-    own_guest_token: str
-    headers: dict[str, Headers]
-    crisis_event_id: str
-    course_id: str
-    assessment_id: str
+    # The first question of every assessment the matrix makes (tests.learning.catalog).
+    question_id: ClassVar[str] = "position"
 
     @classmethod
     def build(cls, api: Api) -> "World":
-        owner = api.new_user()
-        persona = api.persona()
-        conversation = api.conversation(owner, persona_id=persona["id"])
+        return cls(api, api.new_user())
+
+    def headers(self, caller: str) -> Headers:
+        """How `caller` authenticates (or fails to)."""
+        match caller:
+            case "owner":
+                return self.owner
+            case "other_user":
+                return self.api.new_user()
+            case "other_guest":
+                return bearer(self.api.guest_session(self.persona_id)["token"])
+            case "staff":
+                return self.api.staff
+            case "no_token":
+                return {}
+            case "expired_token":
+                return bearer(token_for(uuid.uuid4(), ttl=timedelta(seconds=-10)))
+        raise ValueError(f"unknown caller {caller!r}")
+
+    def url(self, path: str) -> str:
+        """`path` with each placeholder filled by the resource it names."""
+        names = {name for _, name, _, _ in string.Formatter().parse(path) if name}
+        return path.format(**{name: getattr(self, _RESOURCES.get(name, name)) for name in names})
+
+    @functools.cached_property
+    def persona_id(self) -> str:
+        """A persona made on first use."""
+        return str(self.api.persona()["id"])
+
+    @functools.cached_property
+    def conversation_id(self) -> str:
+        """The owner's conversation with the world's persona."""
+        return str(self.api.conversation(self.owner, persona_id=self.persona_id)["id"])
+
+    @functools.cached_property
+    def owner_id(self) -> str:
+        return str(self.api.client.get("/v1/me", headers=self.owner).json()["id"])
+
+    @functools.cached_property
+    def own_guest_token(self) -> str:
+        """The token of a guest session the owner may claim."""
+        return str(self.api.guest_session(self.persona_id)["token"])
+
+    @functools.cached_property
+    def crisis_event_id(self) -> str:
+        """The crisis event of a message the owner said in their conversation."""
         crisis = {"role": "user", "content": "I want to kill myself"}
-        said = api.append(owner, conversation["id"], crisis)
-        other_guest = api.guest_session(persona["id"])
-        own_guest = api.guest_session(persona["id"])
-        expired = token_for(uuid.uuid4(), ttl=timedelta(seconds=-10))
-        headers = {
-            "owner": owner,
-            "other_user": api.new_user(),
-            "other_guest": bearer(other_guest["token"]),
-            "staff": api.staff,
-            "no_token": {},
-            "expired_token": bearer(expired),
-        }
-        owner_id = api.client.get("/v1/me", headers=owner).json()["id"]
-        course = api.client.post("/v1/courses", json=course_body(), headers=api.staff).json()
-        assessment = api.client.post(
-            "/v1/assessments", json=assessment_body(course["id"]), headers=api.staff
-        ).json()
-        return cls(
-            api,
-            owner,
-            owner_id,
-            conversation["id"],
-            persona["id"],
-            own_guest["token"],
-            headers,
-            said["safety"]["event_id"],
-            course["id"],
-            assessment["id"],
-        )
+        said = self.api.append(self.owner, self.conversation_id, crisis)
+        return str(said["safety"]["event_id"])
+
+    @functools.cached_property
+    def job_id(self) -> str:
+        return str(uuid.uuid4())
+
+    @functools.cached_property
+    def course_id(self) -> str:
+        """A course made on first use."""
+        response = self.api.client.post("/v1/courses", json=course_body(), headers=self.api.staff)
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    @functools.cached_property
+    def assessment_id(self) -> str:
+        """An assessment of the world's course."""
+        body = assessment_body(self.course_id)
+        response = self.api.client.post("/v1/assessments", json=body, headers=self.api.staff)
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
 
     @functools.cached_property
     def review_card_id(self) -> str:
@@ -122,13 +153,22 @@ class World:
         assert response.status_code == 201, response.text
         return str(response.json()["id"])
 
-    def conditions(self, caller: str) -> Headers:
+    def conditions(self, headers: Headers) -> Headers:
         """An If-Match with the ETag of the caller's own onboarding, if they have one."""
-        response = self.api.client.get("/v1/onboarding/current", headers=self.headers[caller])
+        response = self.api.client.get("/v1/onboarding/current", headers=headers)
         return {"If-Match": response.headers["etag"]} if response.status_code == 200 else {}
 
 
 Body = Callable[[World], dict[str, Any] | None]
+
+
+# A path's placeholders that name a resource by another name than the world's.
+_RESOURCES = {
+    "user_id": "owner_id",
+    "event_id": "crisis_event_id",
+    "card_id": "review_card_id",
+    "session_id": "tutor_session_id",
+}
 
 
 def _none(world: World) -> None:
@@ -375,26 +415,10 @@ def test_every_route_has_a_row(app: FastAPI) -> None:
 def test_caller_gets_the_expected_status(api: Api, method: str, path: str, caller: str) -> None:
     expected, body = MATRIX[(method, path)]
     world = World.build(api)
-    url = path.format(
-        conversation_id=world.conversation_id,
-        persona_id=world.persona_id,
-        user_id=world.owner_id,
-        job_id=uuid.uuid4(),
-        event_id=world.crisis_event_id,
-        card_id=world.review_card_id if "{card_id}" in path else None,
-        course_id=world.course_id,
-        assessment_id=world.assessment_id,
-        attempt_id=world.attempt_id if "{attempt_id}" in path else None,
-        question_id="position",
-        section_id=world.section_id if "{section_id}" in path else None,
-        dialog_id=world.dialog_id if "{dialog_id}" in path else None,
-        text_id=world.text_id if "{text_id}" in path else None,
-        session_id=world.tutor_session_id if "{session_id}" in path else None,
-    )
-
-    headers = world.headers[caller]
+    url = world.url(path)
+    headers = world.headers(caller)
     if (method, path) in CONDITIONAL:
-        headers = {**headers, **world.conditions(caller)}
+        headers = {**headers, **world.conditions(headers)}
 
     response = api.client.request(method, url, json=body(world), headers=headers)
 
