@@ -44,7 +44,8 @@ def main(argv: list[str]) -> int:
         for check in CHECKS:
             if code := run(check):
                 return code
-        return run(["pytest", *rest])
+        # One test process per core: each builds databases of its own (docs/architecture.md).
+        return run(["pytest", "-n", "auto", "--dist", "worksteal", *rest])
     if command == "bench":
         return run(["python", "-m", "bench", *rest])
     if command == "run":

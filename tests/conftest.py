@@ -26,6 +26,7 @@ from tests.databases import (
     migrated_template,
     postgres_unreachable_reason,
 )
+from tests.fuzzing import gate
 
 BACKENDS = ("sqlite", "postgresql")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -171,13 +172,25 @@ def tmp_workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Say how many tests ran on each database, so a skipped backend cannot go unseen."""
+    """Say how many tests ran on each database, so a skipped backend cannot go unseen,
+    and what the fuzzing gate did. (Here, not in tests/fuzzing/: with pytest-xdist the
+    summary is written by a process that loads only this conftest.)"""
     tally = {backend: {"passed": 0, "failed": 0, "skipped": 0} for backend in BACKENDS}
     for outcome in ("passed", "failed", "skipped"):
         for report in terminalreporter.stats.get(outcome, []):
             backend = _backend_of(getattr(report, "nodeid", ""))
             if backend is not None:
                 tally[backend][outcome] += 1
+    gate_shares = [
+        value
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "teardown"
+        for name, value in getattr(report, "user_properties", ())
+        if name == gate.REPORT_PROPERTY
+    ]
+    if (gate_line := gate.summary(gate_shares)) is not None:
+        terminalreporter.write_line(gate_line)
     terminalreporter.write_line(
         "per database: "
         + "; ".join(

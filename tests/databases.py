@@ -19,6 +19,7 @@ from convobase.db import migrate
 from convobase.db.engine import create_database_engine
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+_MIGRATION_LOCK = 0x636F6E766F  # any fixed key: "convo"
 
 
 def postgres_admin_url() -> URL:
@@ -106,8 +107,23 @@ def migrated_template(backend: str, workdir: Path) -> Iterator[TemplateDatabase]
         yield TemplateDatabase(backend, settings)
         return
     with empty_postgres_database("convobase_test") as settings:
-        migrate.upgrade(settings)
+        with one_migration_at_a_time():
+            migrate.upgrade(settings)
         yield TemplateDatabase(backend, settings)
+
+
+@contextmanager
+def one_migration_at_a_time() -> Iterator[None]:
+    """Hold the cluster's test-migration lock for the block. Migrations create roles and
+    grant one to another, and roles are cluster-wide: two test processes (pytest-xdist)
+    building their templates at once would race to create the same role."""
+    with closing(admin_connection(postgres_admin_url())) as admin:
+        # Advisory locks belong to a database: every test process takes it in the admin one.
+        admin.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
+        try:
+            yield
+        finally:
+            admin.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
 
 
 @contextmanager

@@ -7,7 +7,7 @@ invalid ones refused; an operation that says it needs a token refuses a request
 without one; `Allow` names every method of a path. Its examples, coverage and fuzzing
 phases run, derandomized (the same cases every run), each fuzzing phase at most
 `MAX_EXAMPLES` cases, every case within `DEADLINE`, and the whole gate within its
-budget (conftest.py).
+budget (gate.py).
 
 Generated requests get help only where the document cannot say what the service needs:
 path ids are drawn from resources the caller reaches as well as at random (`_World`),
@@ -32,7 +32,7 @@ from schemathesis.core.failures import Failure
 from schemathesis.openapi.checks import RejectedPositiveData
 
 from tests.api import Api, Headers, bearer
-from tests.fuzzing.conftest import GateLedger
+from tests.fuzzing.gate import GateLedger
 
 CALLERS = ("user", "guest", "staff")
 MAX_EXAMPLES = 4
