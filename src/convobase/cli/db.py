@@ -8,6 +8,7 @@ from convobase import table_registry
 from convobase.config import Settings
 from convobase.db import migrate
 from convobase.db.engine import create_database_engine
+from convobase.db.verify import verify as verify_schema
 
 app = typer.Typer(
     help="Inspect and migrate the database schema.",
@@ -41,6 +42,23 @@ def current() -> None:
     head = migrate.head_revision()
     state = "up to date" if revision == head else f"behind head {head}"
     typer.echo(f"{revision or '(empty database)'}  {state}")
+
+
+@app.command()
+def verify() -> None:
+    """Compare the database with the models: print each difference and exit 1 if any."""
+    engine = create_database_engine(Settings(), as_owner=True)
+    try:
+        differences = verify_schema(engine, table_registry.metadata)
+    finally:
+        engine.dispose()
+    for difference in differences:
+        typer.echo(difference)
+    if differences:
+        plural = "s" if len(differences) > 1 else ""
+        typer.echo(f"{len(differences)} difference{plural} found", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"schema matches the models ({len(table_registry.metadata.tables)} tables)")
 
 
 @app.command()
