@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from convobase.db.migrations import security
+from convobase.db.migrations import security, triggers
 from convobase.db.migrations.security import APP_ROLE
 
 revision: str = "0009"
@@ -144,7 +144,7 @@ def upgrade() -> None:
         postgresql_where=sa.text(UNPURGED),
     )
     op.create_index("ix_onboarding_sessions_conversation_id", table, ["conversation_id"])
-    _touch_updated_at(table)
+    triggers.touch_updated_at(table)
 
     table = "onboarding_events"
     op.create_table(
@@ -191,26 +191,6 @@ def upgrade() -> None:
 
     security.protect_user_table("onboarding_sessions", staff_access=True)
     _protect_event_log()
-
-
-def _touch_updated_at(table: str) -> None:
-    """Keep `updated_at` current for every UPDATE, as revision 0001's tables do."""
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            f"CREATE TRIGGER {table}_touch_updated_at BEFORE UPDATE ON {table} "
-            "FOR EACH ROW EXECUTE FUNCTION convobase_touch_updated_at()"
-        )
-        return
-    op.execute(
-        f"""
-        CREATE TRIGGER {table}_touch_updated_at AFTER UPDATE ON {table}
-        FOR EACH ROW WHEN NEW.updated_at IS OLD.updated_at
-        BEGIN
-            UPDATE {table} SET updated_at = strftime('%Y-%m-%d %H:%M:%f000', 'now')
-            WHERE id = NEW.id;
-        END
-        """
-    )
 
 
 def _protect_event_log() -> None:

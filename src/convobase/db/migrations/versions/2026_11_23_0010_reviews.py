@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from convobase.db.migrations import security
+from convobase.db.migrations import security, triggers
 from convobase.db.migrations.security import APP_ROLE, STAFF_ROLE
 
 revision: str = "0010"
@@ -106,7 +106,7 @@ def upgrade() -> None:
         sqlite_where=sa.text(ACTIVE_ON_SQLITE),
     )
     op.create_index("ix_review_cards_user_id_created_at", table, ["user_id", "created_at", "id"])
-    _touch_updated_at(table)
+    triggers.touch_updated_at(table)
 
     table = "review_logs"
     op.create_table(
@@ -149,26 +149,6 @@ def upgrade() -> None:
     security.protect_user_table("review_cards", staff_access=True)
     security.protect_user_table("review_logs", staff_access=True)
     _keep_history_append_only()
-
-
-def _touch_updated_at(table: str) -> None:
-    """Keep `updated_at` current for every UPDATE, as revision 0001's tables do."""
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            f"CREATE TRIGGER {table}_touch_updated_at BEFORE UPDATE ON {table} "
-            "FOR EACH ROW EXECUTE FUNCTION convobase_touch_updated_at()"
-        )
-        return
-    op.execute(
-        f"""
-        CREATE TRIGGER {table}_touch_updated_at AFTER UPDATE ON {table}
-        FOR EACH ROW WHEN NEW.updated_at IS OLD.updated_at
-        BEGIN
-            UPDATE {table} SET updated_at = strftime('%Y-%m-%d %H:%M:%f000', 'now')
-            WHERE id = NEW.id;
-        END
-        """
-    )
 
 
 def _keep_history_append_only() -> None:

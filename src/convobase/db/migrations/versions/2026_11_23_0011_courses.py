@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from convobase.db.migrations import security
+from convobase.db.migrations import security, triggers
 
 revision: str = "0011"
 down_revision: str | None = "0010"
@@ -295,7 +295,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("assessment_id", "version", name=op.f("pk_assessment_versions")),
     )
     for table in TOUCHED_TABLES:
-        _touch_updated_at(table)
+        triggers.touch_updated_at(table)
     for table in CATALOG_TABLES:
         security.protect_catalog_table(table)
 
@@ -304,23 +304,3 @@ def downgrade() -> None:
     # Their policies, grants, indexes and triggers go with them.
     for table in reversed(CATALOG_TABLES):
         op.drop_table(table)
-
-
-def _touch_updated_at(table: str) -> None:
-    """Keep `updated_at` current for every UPDATE, as revision 0001's tables do."""
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            f"CREATE TRIGGER {table}_touch_updated_at BEFORE UPDATE ON {table} "
-            "FOR EACH ROW EXECUTE FUNCTION convobase_touch_updated_at()"
-        )
-    else:
-        op.execute(
-            f"""
-            CREATE TRIGGER {table}_touch_updated_at AFTER UPDATE ON {table}
-            FOR EACH ROW WHEN NEW.updated_at IS OLD.updated_at
-            BEGIN
-                UPDATE {table} SET updated_at = strftime('%Y-%m-%d %H:%M:%f000', 'now')
-                WHERE id = NEW.id;
-            END
-            """
-        )

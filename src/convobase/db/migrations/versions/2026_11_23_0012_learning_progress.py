@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from convobase.db.migrations import security
+from convobase.db.migrations import security, triggers
 
 revision: str = "0012"
 down_revision: str | None = "0011"
@@ -93,7 +93,7 @@ def upgrade() -> None:
     op.create_index("ix_user_progress_course_id", table, ["course_id"])
     op.create_index("ix_user_progress_current_section_id", table, ["current_section_id"])
     op.create_index("ix_user_progress_next_assessment_id", table, ["next_assessment_id"])
-    _touch_updated_at(table)
+    triggers.touch_updated_at(table)
 
     table = "section_completions"
     op.create_table(
@@ -212,26 +212,6 @@ def upgrade() -> None:
 
     for table in USER_TABLES:
         security.protect_user_table(table, staff_access=True)
-
-
-def _touch_updated_at(table: str) -> None:
-    """Keep `updated_at` current for every UPDATE, as revision 0001's tables do."""
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            f"CREATE TRIGGER {table}_touch_updated_at BEFORE UPDATE ON {table} "
-            "FOR EACH ROW EXECUTE FUNCTION convobase_touch_updated_at()"
-        )
-        return
-    op.execute(
-        f"""
-        CREATE TRIGGER {table}_touch_updated_at AFTER UPDATE ON {table}
-        FOR EACH ROW WHEN NEW.updated_at IS OLD.updated_at
-        BEGIN
-            UPDATE {table} SET updated_at = strftime('%Y-%m-%d %H:%M:%f000', 'now')
-            WHERE id = NEW.id;
-        END
-        """
-    )
 
 
 def downgrade() -> None:

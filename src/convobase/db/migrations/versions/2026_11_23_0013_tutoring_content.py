@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from convobase.db.migrations import security
+from convobase.db.migrations import security, triggers
 
 revision: str = "0013"
 down_revision: str | None = "0012"
@@ -167,7 +167,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("dialog_id", "seq", name=op.f(f"uq_{table}_dialog_id_seq")),
     )
     for touched in TOUCHED_TABLES:
-        _touch_updated_at(touched)
+        triggers.touch_updated_at(touched)
     for catalog in CATALOG_TABLES:
         security.protect_catalog_table(catalog)
 
@@ -201,23 +201,3 @@ def downgrade() -> None:
     op.drop_table("tutor_sessions")
     for table in reversed(CATALOG_TABLES):
         op.drop_table(table)
-
-
-def _touch_updated_at(table: str) -> None:
-    """Keep `updated_at` current for every UPDATE, as revision 0001's tables do."""
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            f"CREATE TRIGGER {table}_touch_updated_at BEFORE UPDATE ON {table} "
-            "FOR EACH ROW EXECUTE FUNCTION convobase_touch_updated_at()"
-        )
-        return
-    op.execute(
-        f"""
-        CREATE TRIGGER {table}_touch_updated_at AFTER UPDATE ON {table}
-        FOR EACH ROW WHEN NEW.updated_at IS OLD.updated_at
-        BEGIN
-            UPDATE {table} SET updated_at = strftime('%Y-%m-%d %H:%M:%f000', 'now')
-            WHERE id = NEW.id;
-        END
-        """
-    )
