@@ -225,7 +225,7 @@ _DOCUMENTED_CODES = {
     "library_text_archived",
     "role_not_in_dialog",
     "role_not_playable",
-    "tutoring_content_invalid",
+    "content_invalid",
     "prerequisite_cycle",
     "prerequisite_not_found",
     "invalid_cursor",

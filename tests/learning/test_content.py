@@ -13,11 +13,13 @@ from referencing import Registry, Resource
 from sqlalchemy.orm import Session
 
 from convobase import demo
+from convobase.core import content_files
+from convobase.core.content_files import ContentInvalid
 from convobase.core.errors import Forbidden
 from convobase.core.principal import Principal
 from convobase.learning import content, questions, service
 from convobase.learning.content import ContentFile, Outcome
-from convobase.learning.errors import ContentInvalid, CourseNotFound
+from convobase.learning.errors import CourseNotFound
 from convobase.learning.schemas import CourseUpdate
 from tests.learning.catalog import QUESTIONS
 
@@ -581,7 +583,7 @@ def test_the_shipped_content_follows_the_published_schema() -> None:
         for schema in (questions.QUESTIONS_SCHEMA, questions.SCORING_SCHEMA)
     )
     validator = Draft202012Validator(content.json_schema(), registry=registry)
-    directory = files("convobase.learning").joinpath(content.SHIPPED_DIRECTORY)
+    directory = files("convobase.learning").joinpath(content_files.SHIPPED_DIRECTORY)
     shipped = [entry for entry in directory.iterdir() if entry.name.endswith(".yaml")]
 
     assert shipped

@@ -54,11 +54,15 @@ def test_tutoring_import_of_a_broken_file_imports_nothing(
     path = tmp_path / "broken.yaml"
     body = short_body(lines=[{"role": "Pedro", "text": "Hola.", "translation": "Hi."}])
     path.write_text(yaml.safe_dump({"dialogs": [body]}), "utf-8")
+    line = [text.strip() for text in path.read_text().splitlines()].index("- role: Pedro") + 1
 
     result = runner.invoke(app, ["tutoring", "import", str(path)])
 
     assert result.exit_code == 1
-    assert f"{path}: /dialogs/0/lines/0/role: 'Pedro' is not a role (Ana, Luis)" in result.stderr
+    assert (
+        f"{path}: /dialogs/0/lines/0/role (line {line}): 'Pedro' is not a role (Ana, Luis)"
+        in result.stderr.splitlines()
+    )
     assert result.stderr.splitlines()[-1] == "Nothing was imported: 2 problems."
 
 

@@ -11,14 +11,10 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from convobase import demo
+from convobase.core.content_files import ContentInvalid
 from convobase.core.principal import Principal
 from convobase.tutoring import content, service
-from convobase.tutoring.errors import (
-    ContentInvalid,
-    DialogKeyTaken,
-    DialogNotFound,
-    ScriptInvalid,
-)
+from convobase.tutoring.errors import DialogKeyTaken, DialogNotFound, ScriptInvalid
 from convobase.tutoring.models import DialogStatus
 from convobase.tutoring.schemas import (
     LessonDialogUpdate,
@@ -96,7 +92,7 @@ def test_every_problem_of_a_file_is_named_with_where_it_is() -> None:
     assert ("/dialogs/1/roles/1/name", "is the name of /roles/0") in found
     assert ("/dialogs/1/lines/0/target_words/0", "'adiós' is not in the line") in found
     assert ("/texts/0/body", "Field required") in found
-    assert raised.value.code == "tutoring_content_invalid"
+    assert raised.value.code == "content_invalid"
 
 
 @pytest.mark.parametrize(
@@ -111,6 +107,46 @@ def test_every_problem_of_a_file_is_named_with_where_it_is() -> None:
 def test_a_file_that_does_not_parse_says_why(name: str, text: bytes, message: str) -> None:
     with pytest.raises(ContentInvalid, match=message):
         content.parse(name, text)
+
+
+def test_a_problem_of_a_yaml_file_names_its_line() -> None:
+    body = dialogs.short_body(lines=[{"role": "Pedro", "text": "Hola.", "translation": "Hi."}])
+    text = yaml.safe_dump({"dialogs": [body]}, allow_unicode=True, sort_keys=False)
+
+    with pytest.raises(ContentInvalid) as raised:
+        content.parse("saludos.yaml", text)
+
+    problem = next(p for p in raised.value.problems if p.path == "/dialogs/0/lines/0/role")
+    assert problem.line is not None
+    assert text.splitlines()[problem.line - 1].strip() == "- role: Pedro"
+    assert str(problem) == (
+        f"saludos.yaml: /dialogs/0/lines/0/role (line {problem.line}): "
+        "'Pedro' is not a role (Ana, Luis)"
+    )
+
+
+def test_a_key_repeated_in_one_mapping_is_refused_with_its_line() -> None:
+    text = "dialogs: []\ntexts: []\ndialogs: []\n"
+
+    with pytest.raises(ContentInvalid) as raised:
+        content.parse("twice.yaml", text)
+
+    assert [str(problem) for problem in raised.value.problems] == [
+        'twice.yaml: line 3: repeats the key "dialogs" of line 1'
+    ]
+
+
+def test_a_key_repeated_in_one_json_object_is_refused() -> None:
+    with pytest.raises(ContentInvalid, match='the key "texts" appears twice in one object'):
+        content.parse("twice.json", '{"texts": [], "texts": []}')
+
+
+def test_a_file_of_nested_aliases_is_refused() -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]" for n in range(1, 9)]
+
+    with pytest.raises(ContentInvalid, match="more than 2000000 values"):
+        content.parse("laughs.yaml", "\n".join(lines))
 
 
 def test_a_playable_role_without_a_line_is_refused(session: Session) -> None:

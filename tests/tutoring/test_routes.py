@@ -275,7 +275,7 @@ def test_an_unplayable_script_is_a_422_naming_each_problem(api: Api) -> None:
 
     assert refused.status_code == 422
     assert refused.json()["code"] == "lesson_dialog_script_invalid"
-    assert refused.json()["problems"][0] == {
+    assert refused.json()["errors"][0] == {
         "path": "/lines/0/role",
         "message": "'Ana' is not a role (Luis)",
     }

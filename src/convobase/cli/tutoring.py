@@ -1,18 +1,15 @@
 """`convobase tutoring import|export`: lesson dialogs and library texts as content files."""
 
-from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from convobase import bootstrap, demo
+from convobase import demo
+from convobase.cli import content_files
+from convobase.cli.content_files import Files, FormatOption, OutputOption
 from convobase.config import Settings
-from convobase.core.errors import ConvobaseError
-from convobase.db import migrate
 from convobase.tutoring import content
 from convobase.tutoring import service as tutoring_service
-from convobase.tutoring.errors import ContentInvalid
 
 app = typer.Typer(
     help="Import and export lesson dialogs and library texts as content files (docs/tutoring.md).",
@@ -21,18 +18,9 @@ app = typer.Typer(
 )
 
 
-class OutputFormat(StrEnum):
-    """The format `export` writes."""
-
-    YAML = "yaml"
-    JSON = "json"
-
-
 @app.command("import")
 def import_files(
-    files: Annotated[
-        list[Path], typer.Argument(help="Content files: YAML, or JSON if named *.json.")
-    ],
+    files: Files,
     keep_existing: Annotated[
         bool, typer.Option(help="Leave the dialogs and texts that exist as they are.")
     ] = False,
@@ -41,30 +29,16 @@ def import_files(
     """Make the dialogs and texts match the files, in one transaction: all of them or
     nothing (migrates first). Prints what each became; the problems found, on failure."""
     settings = Settings()
-    try:
+    with content_files.all_or_nothing():
         document = content.load_all(files)
-        migrate.upgrade(settings)
-        container = bootstrap.build(settings)
-        try:
-            with container.database.transaction(demo.DEV_STAFF) as session:
-                report = tutoring_service.import_content(
-                    session,
-                    demo.DEV_STAFF,
-                    document=document,
-                    update_existing=not keep_existing,
-                    dry_run=dry_run,
-                )
-        finally:
-            container.close()
-    except ContentInvalid as error:
-        for problem in error.problems:
-            typer.echo(str(problem), err=True)
-        count = len(error.problems)
-        typer.echo(f"Nothing was imported: {count} problem{'s' if count != 1 else ''}.", err=True)
-        raise typer.Exit(1) from None
-    except ConvobaseError as error:
-        typer.echo(f"Nothing was imported: {error.detail}", err=True)
-        raise typer.Exit(1) from None
+        with content_files.staff_transaction(settings, importing=True) as session:
+            report = tutoring_service.import_content(
+                session,
+                demo.DEV_STAFF,
+                document=document,
+                update_existing=not keep_existing,
+                dry_run=dry_run,
+            )
     for kind, items in (("dialog", report.dialogs), ("text", report.texts)):
         for item in items:
             typer.echo(f"{kind} {item.key}: {item.outcome.value} (version {item.version})")
@@ -81,38 +55,19 @@ def export_files(
     text: Annotated[
         list[str] | None, typer.Option("--text", "-t", help="A text's key; repeat for more.")
     ] = None,
-    output_format: Annotated[
-        OutputFormat | None,
-        typer.Option(
-            "--format", "-f", help="Default: json for an --output named *.json, else yaml."
-        ),
-    ] = None,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here instead of to stdout.")
-    ] = None,
+    output_format: FormatOption = None,
+    output: OutputOption = None,
 ) -> None:
     """Write dialogs and texts (all of them, without --dialog or --text) as a content
     file that imports to the same content."""
-    if output_format is None:
-        json_named = output is not None and output.suffix.lower() == ".json"
-        output_format = OutputFormat.JSON if json_named else OutputFormat.YAML
-    container = bootstrap.build(Settings())
-    try:
-        with container.database.transaction(demo.DEV_STAFF, readonly=True) as session:
-            document = tutoring_service.export_content(
-                session, demo.DEV_STAFF, dialog_keys=dialog or [], text_keys=text or []
-            )
-    except ConvobaseError as error:
-        typer.echo(error.detail, err=True)
-        raise typer.Exit(1) from None
-    finally:
-        container.close()
-    written = content.dump(document, output_format.value)
-    if output is None:
-        typer.echo(written, nl=False)
-        return
-    output.write_text(written, encoding="utf-8")
-    typer.echo(
-        f"Wrote {len(document.dialogs)} dialogs and {len(document.texts)} texts to {output}",
-        err=True,
-    )
+    chosen = content_files.output_format(output_format, output)
+    with (
+        content_files.refused(),
+        content_files.staff_transaction(Settings(), importing=False) as session,
+    ):
+        document = tutoring_service.export_content(
+            session, demo.DEV_STAFF, dialog_keys=dialog or [], text_keys=text or []
+        )
+    written = content.dump(document, chosen.value)
+    what = f"{len(document.dialogs)} dialogs and {len(document.texts)} texts"
+    content_files.write(written, output, what=what)

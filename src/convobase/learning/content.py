@@ -15,17 +15,22 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib.resources import files
-from importlib.resources.abc import Traversable
 from pathlib import Path as FilePath
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
+from convobase.core import content_files
+from convobase.core.content_files import (
+    MAX_PROBLEMS,
+    ContentInvalid,
+    ContentProblem,
+    Format,
+)
 from convobase.core.validation import RequestModel
 from convobase.learning import questions
-from convobase.learning.errors import ContentInvalid, ContentProblem
 from convobase.learning.schemas import (
     MAX_PREREQUISITES,
     AssessmentDifficulty,
@@ -48,16 +53,8 @@ CONTENT_FORMAT: Final = 1
 MAX_FILE_BYTES: Final = 16 * 1024 * 1024
 MAX_COURSES: Final = 500
 MAX_ASSESSMENTS: Final = 100
-MAX_NODES: Final = 2_000_000
-"""The most values a YAML file may hold once its aliases are expanded: far beyond any
-catalog, and a file of nested aliases ("a billion laughs") stops here."""
-MAX_PROBLEMS: Final = 100
-SUFFIXES: Final = (".yaml", ".yml", ".json")
-SHIPPED_DIRECTORY: Final = "content"
 SCHEMA_FILE: Final = "content.schema.json"
 SCHEMA_ID: Final = "https://convobase.dev/schemas/content.schema.json"
-
-Format = Literal["yaml", "json"]
 
 
 def _distinct(values: list[str]) -> list[str]:
@@ -136,7 +133,7 @@ class ContentFile:
 
     def problem(self, path: str, message: str) -> ContentProblem:
         """A problem at `path` (a JSON pointer) of this file, with its line if known."""
-        return ContentProblem(self.name, path, message, _line(self.node, path))
+        return ContentProblem(self.name, path, message, content_files.line_of(self.node, path))
 
 
 # Reading files
@@ -145,152 +142,32 @@ class ContentFile:
 def parse(name: str, text: str | bytes) -> ContentFile:
     """A content file from its text, or ContentInvalid naming every problem in it:
     JSON if `name` ends in `.json`, else YAML."""
-    if len(text) > MAX_FILE_BYTES:
-        raise ContentInvalid([_too_large(name, len(text))])
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            message = f"is not UTF-8 text (byte {error.start} cannot be read)"
-            raise ContentInvalid([ContentProblem(name, "", message)]) from None
-    node: yaml.Node | None = None
-    if name.lower().endswith(".json"):
-        data = _load_json(name, text)
-    else:
-        node, data = _load_yaml(name, text)
-    if data is None:
-        raise ContentInvalid([ContentProblem(name, "", "is empty: it must list `courses`")])
-    return check(name, data, node=node)
+    return _checked(name, *content_files.parse(name, text, max_bytes=MAX_FILE_BYTES))
 
 
 def load(path: FilePath) -> ContentFile:
     """The content file at `path`, parsed (ContentInvalid names what is wrong)."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ContentInvalid([_too_large(str(path), size)])
-        text = path.read_bytes()
-    except OSError as error:
-        reason = error.strerror or type(error).__name__
-        raise ContentInvalid([ContentProblem(str(path), "", f"cannot be read: {reason}")]) from None
-    return parse(str(path), text)
+    return _checked(str(path), *content_files.load(path, max_bytes=MAX_FILE_BYTES))
 
 
 def load_all(paths: Iterable[FilePath]) -> list[ContentFile]:
     """Every file of `paths` parsed, or one ContentInvalid naming the problems of all."""
-    parsed: list[ContentFile] = []
-    problems: list[ContentProblem] = []
-    for path in paths:
-        try:
-            parsed.append(load(path))
-        except ContentInvalid as error:
-            problems += error.problems
+    parsed, problems = content_files.each(paths, load)
     if problems:
         raise ContentInvalid(problems[:MAX_PROBLEMS])
-    return parsed
+    return [file for _, file in parsed]
 
 
 def shipped() -> list[ContentFile]:
     """The content files shipped inside the package (`learning/content/`): the seed."""
-    directory = files(__package__ or "convobase.learning").joinpath(SHIPPED_DIRECTORY)
-    return [parse(entry.name, entry.read_bytes()) for entry in _content_files(directory)]
+    package = files(__package__ or "convobase.learning")
+    return [parse(entry.name, entry.read_bytes()) for entry in content_files.shipped(package)]
 
 
-def _content_files(directory: Traversable) -> list[Traversable]:
-    found = [
-        entry
-        for entry in directory.iterdir()
-        if entry.is_file() and entry.name.lower().endswith(SUFFIXES)
-    ]
-    return sorted(found, key=lambda entry: entry.name)
-
-
-def _too_large(name: str, size: int) -> ContentProblem:
-    message = f"is too large: {size} bytes, at most {MAX_FILE_BYTES}"
-    return ContentProblem(name, "", message)
-
-
-class _RepeatedKey(ValueError):
-    pass
-
-
-def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _RepeatedKey(key)
-        result[key] = value
-    return result
-
-
-def _load_json(name: str, text: str) -> object:
-    try:
-        return json.loads(text, object_pairs_hook=_object)
-    except json.JSONDecodeError as error:
-        problem = ContentProblem(
-            name, "", f"is not valid JSON: {error.msg}", error.lineno, error.colno
-        )
-        raise ContentInvalid([problem]) from None
-    except _RepeatedKey as error:
-        message = f"the key {json.dumps(error.args[0])} appears twice in one object"
-        raise ContentInvalid([ContentProblem(name, "", message)]) from None
-    except RecursionError:
-        raise ContentInvalid([ContentProblem(name, "", "nests too deeply")]) from None
-
-
-def _load_yaml(name: str, text: str) -> tuple[yaml.Node | None, object]:
-    """The file's node tree (for lines) and its data, as `yaml.safe_load` reads it."""
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is not None:
-            _check_nodes(name, node)
-        return node, None if node is None else loader.construct_document(node)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        message = "is not valid YAML: " + ", ".join(
-            part for part in (error.context, error.problem) if part
-        )
-        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
-        raise ContentInvalid([ContentProblem(name, "", message, line, column)]) from None
-    except yaml.YAMLError as error:
-        raise ContentInvalid([ContentProblem(name, "", f"is not valid YAML: {error}")]) from None
-    except RecursionError:
-        raise ContentInvalid([ContentProblem(name, "", "nests too deeply")]) from None
-    finally:
-        loader.dispose()
-
-
-def _check_nodes(name: str, root: yaml.Node) -> None:
-    """Refuse a key repeated in one mapping (YAML would keep the last silently), and
-    more than MAX_NODES values once aliases are expanded."""
-    problems: list[ContentProblem] = []
-    seen: set[int] = set()
-    pending: list[tuple[yaml.Node, str]] = [(root, "")]
-    visited = 0
-    while pending:
-        node, path = pending.pop()
-        visited += 1
-        if visited > MAX_NODES:
-            message = f"holds more than {MAX_NODES} values once its aliases are expanded"
-            raise ContentInvalid([ContentProblem(name, "", message)])
-        first_visit = id(node) not in seen
-        seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            lines: dict[str, int] = {}
-            for key, value in node.value:
-                step = str(key.value) if isinstance(key, yaml.ScalarNode) else "?"
-                line = key.start_mark.line + 1
-                if first_visit and isinstance(key, yaml.ScalarNode):
-                    if step in lines:
-                        message = f"repeats the key {json.dumps(step)} of line {lines[step]}"
-                        problems.append(ContentProblem(name, path, message, line))
-                    lines.setdefault(step, line)
-                pending.append((value, f"{path}/{_escape(step)}"))
-        elif isinstance(node, yaml.SequenceNode):
-            pending += [(item, f"{path}/{index}") for index, item in enumerate(node.value)]
-    if problems:
-        raise ContentInvalid(sorted(problems, key=lambda problem: problem.line or 0))
+def _checked(name: str, data: object, node: yaml.Node | None) -> ContentFile:
+    if data is None:
+        raise ContentInvalid([ContentProblem(name, "", "is empty: it must list `courses`")])
+    return check(name, data, node=node)
 
 
 # Checking
@@ -323,7 +200,7 @@ def check(name: str, data: object, *, node: yaml.Node | None = None) -> ContentF
     found += _repeated_keys(data)
     if document is None or found:
         located = ContentFile(name, _NO_DOCUMENT, node)
-        unique = sorted(dict.fromkeys(found), key=lambda problem: _place(problem[0]))
+        unique = sorted(dict.fromkeys(found), key=lambda problem: content_files.place(problem[0]))
         raise ContentInvalid([located.problem(*problem) for problem in unique[:MAX_PROBLEMS]])
     return ContentFile(name, document, node)
 
@@ -373,7 +250,7 @@ def _repeated_keys(data: object) -> list[tuple[str, str]]:
 
 
 def _pydantic_problems(error: ValidationError) -> list[tuple[str, str]]:
-    return [(_pointer(detail["loc"]), _message(detail)) for detail in error.errors()]
+    return [(content_files.pointer(detail["loc"]), _message(detail)) for detail in error.errors()]
 
 
 _TYPES: Final = {
@@ -424,50 +301,6 @@ def _entries(count: int) -> str:
     return "1 entry" if count == 1 else f"{count} entries"
 
 
-def _pointer(steps: Iterable[str | int]) -> str:
-    return "".join(f"/{_escape(str(step))}" for step in steps)
-
-
-def _escape(step: str) -> str:
-    return step.replace("~", "~0").replace("/", "~1")
-
-
-def _steps(pointer: str) -> list[str]:
-    if not pointer:
-        return []
-    return [step.replace("~1", "/").replace("~0", "~") for step in pointer[1:].split("/")]
-
-
-def _place(pointer: str) -> tuple[tuple[int, int | str], ...]:
-    """A pointer's steps, for sorting problems in the order of the file."""
-    return tuple((0, int(step)) if step.isdigit() else (1, step) for step in _steps(pointer))
-
-
-def _line(node: yaml.Node | None, pointer: str) -> int | None:
-    """The line of a YAML file that `pointer` is at, or of the nearest place above it
-    that exists (a missing field is reported on its object's line)."""
-    if node is None:
-        return None
-    line = node.start_mark.line + 1
-    for step in _steps(pointer):
-        if isinstance(node, yaml.MappingNode):
-            match = [
-                (key, value)
-                for key, value in node.value
-                if isinstance(key, yaml.ScalarNode) and key.value == step
-            ]
-            if not match:
-                break
-            key, node = match[-1]
-            line = key.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode) and step.isdigit() and int(step) < len(node.value):
-            node = node.value[int(step)]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
-
-
 # Writing files
 
 
@@ -478,12 +311,7 @@ def dump(document: ContentDocument, output: Format = "yaml") -> str:
         "format": CONTENT_FORMAT,
         **document.model_dump(mode="json", exclude_defaults=True, exclude={"format"}),
     }
-    if output == "json":
-        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
-    text: str = yaml.safe_dump(
-        data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100
-    )
-    return text
+    return content_files.dump(data, output)
 
 
 def json_schema() -> dict[str, Any]:

@@ -1,6 +1,6 @@
 import uuid
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from convobase.core.errors import (
     Conflict,
@@ -92,45 +92,6 @@ class QuestionsInvalid(ValidationFailed):
     def extensions(self) -> dict[str, Any]:
         """Each problem, where it is (a JSON pointer into the request's documents)."""
         return {"errors": [{"path": path, "message": message} for path, message in self.errors]}
-
-
-# Content files
-
-
-class ContentProblem(NamedTuple):
-    """One thing wrong in a content file: the file, where in it (a JSON pointer such as
-    `/courses/0/assessments/1/questions/2/choices`, "" for the whole file), what, and
-    its line (and column) when known."""
-
-    file: str
-    path: str
-    message: str
-    line: int | None = None
-    column: int | None = None
-
-    def __str__(self) -> str:
-        place = f"line {self.line}" if self.line else ""
-        if place and self.column:
-            place += f", column {self.column}"
-        where = f"{self.path} ({place})" if self.path and place else self.path or place
-        return f"{self.file}: {where}: {self.message}" if where else f"{self.file}: {self.message}"
-
-
-class ContentInvalid(ValidationFailed):
-    """The content files cannot be imported: nothing was."""
-
-    code = "content_invalid"
-
-    def __init__(self, problems: Sequence[ContentProblem]) -> None:
-        self.problems = list(problems)
-        shown = "; ".join(str(problem) for problem in self.problems[:5])
-        more = len(self.problems) - 5
-        super().__init__(shown + (f"; and {more} more" if more > 0 else "") or None)
-
-    @property
-    def extensions(self) -> dict[str, Any]:
-        """Each problem: the file, where in it (a JSON pointer), what, and its line."""
-        return {"errors": [problem._asdict() for problem in self.problems]}
 
 
 # Learners: progress and attempts

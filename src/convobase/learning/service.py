@@ -15,6 +15,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from convobase.core.content_files import ContentInvalid, ContentProblem
 from convobase.core.errors import ConvobaseError, Forbidden
 from convobase.core.ids import new_id
 from convobase.core.pagination import (
@@ -39,8 +40,6 @@ from convobase.learning.errors import (
     AttemptNotFound,
     AttemptTimeUp,
     ClientAttemptIdReused,
-    ContentInvalid,
-    ContentProblem,
     CourseKeyTaken,
     CourseNotFound,
     CourseTitleTaken,

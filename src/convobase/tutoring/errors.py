@@ -1,5 +1,5 @@
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from convobase.core.errors import Conflict, NotFound, ValidationFailed, raised_for_constraint
 
@@ -79,7 +79,7 @@ class ClientTurnIdReused(Conflict):
 
 
 class ScriptInvalid(ValidationFailed):
-    """The dialog's script cannot be played: see `problems`."""
+    """The dialog's script cannot be played: see `errors`."""
 
     code = "lesson_dialog_script_invalid"
 
@@ -92,32 +92,4 @@ class ScriptInvalid(ValidationFailed):
     @property
     def extensions(self) -> dict[str, Any]:
         """Every problem of the script, where it is (a JSON pointer into the body)."""
-        return {"problems": [{"path": path, "message": message} for path, message in self.problems]}
-
-
-class ContentProblem(NamedTuple):
-    """One problem of a content file: where (a JSON pointer), and what."""
-
-    file: str
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.path or '/'}: {self.message}"
-
-
-class ContentInvalid(ValidationFailed):
-    """The tutoring content does not follow the format (docs/tutoring.md#content-files)."""
-
-    code = "tutoring_content_invalid"
-
-    def __init__(self, problems: Sequence[ContentProblem]) -> None:
-        self.problems = list(problems)
-        shown = "; ".join(str(problem) for problem in self.problems[:5])
-        more = len(self.problems) - 5
-        super().__init__(shown + (f"; and {more} more" if more > 0 else ""))
-
-    @property
-    def extensions(self) -> dict[str, Any]:
-        """Every problem found, with where it is."""
-        return {"problems": [problem._asdict() for problem in self.problems]}
+        return {"errors": [{"path": path, "message": message} for path, message in self.problems]}

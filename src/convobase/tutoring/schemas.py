@@ -251,7 +251,7 @@ class LibraryTextUpdate(RequestModel):
 class TutoringContent(RequestModel):
     """A tutoring content file: lesson dialogs and library texts, matched by key
     (docs/tutoring.md#content-files). Each key once, each dialog's script playable
-    (else 422 `tutoring_content_invalid`, naming every problem)."""
+    (else 422 `content_invalid`, naming every problem)."""
 
     format: int = Field(
         default=CONTENT_FORMAT,

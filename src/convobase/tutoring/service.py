@@ -32,6 +32,7 @@ from convobase.config import Settings
 from convobase.conversations import service as conversation_service
 from convobase.conversations.events import SafetyNotice
 from convobase.conversations.schemas import ConversationCreate, MessageCreate, Safety
+from convobase.core.content_files import ContentInvalid, ContentProblem
 from convobase.core.errors import Conflict, Forbidden, NotFound
 from convobase.core.ids import new_id
 from convobase.core.limits import DEFAULT_LIMITS, Limits
@@ -51,8 +52,6 @@ from convobase.reviews.schemas import NewCard
 from convobase.tutoring import repository
 from convobase.tutoring.errors import (
     ClientTurnIdReused,
-    ContentInvalid,
-    ContentProblem,
     DialogArchived,
     DialogChanged,
     DialogKeyTaken,
