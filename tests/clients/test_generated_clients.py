@@ -1,13 +1,20 @@
-"""Clients generated from the running app's OpenAPI document work: TypeScript types
-from openapi-typescript type-check a small client that handles problem+json errors
-(clients/typescript/), and a Python client from openapi-python-client parses a 404
-into its `Problem` model, on both databases.
+"""Front ends get TypeScript types that match the app, and generated clients work.
+
+clients/typescript/ commits the app's OpenAPI document (openapi.json, written by
+`convobase openapi`) and the types openapi-typescript generates from it
+(src/convobase.d.ts). Here both are regenerated from the code and must equal the
+committed files byte for byte, so a route or schema changed without regenerating them
+fails with the command that does; then the committed sources (the friendly names in
+src/index.ts, the client in src/client.ts, examples/) must type-check against them. A
+Python client from openapi-python-client parses a 404 into its `Problem` model, on
+both databases.
 
 The TypeScript tools are pinned in clients/typescript/package-lock.json and installed
 with `npm ci` when missing. Without npm the TypeScript test is skipped, saying why;
 with CI=true that is a failure, as a missing PostgreSQL is (tests/conftest.py).
 """
 
+import difflib
 import importlib
 import json
 import os
@@ -21,21 +28,75 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from convobase import cli
+from convobase.cli import server
 from tests.api import Api
-from tests.servers import running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 TYPESCRIPT = ROOT / "clients" / "typescript"
+DOCUMENT = TYPESCRIPT / "openapi.json"
+TYPES = TYPESCRIPT / "src" / "convobase.d.ts"
+GENERATE_SCRIPT = "openapi-typescript openapi.json -o src/convobase.d.ts"
+REGENERATE = (
+    "python3 dev.py run convobase openapi clients/typescript/openapi.json"
+    " && (cd clients/typescript && npm run generate)"
+)
 IN_CI = os.environ.get("CI", "").lower() == "true"
 NPM_CI_SECONDS = 300
 TOOL_SECONDS = 120
+DIFF_LINES = 40
+DIFF_WIDTH = 160
 
 
 def _run(command: list[str], cwd: Path, timeout: float = TOOL_SECONDS) -> None:
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         pytest.fail(f"{' '.join(command)} exited {done.returncode}:\n{done.stdout}{done.stderr}")
+
+
+def _require_same(fresh: Path, committed: Path) -> None:
+    """Fail, saying how to regenerate, unless `committed` has `fresh`'s bytes."""
+    if committed.exists() and committed.read_bytes() == fresh.read_bytes():
+        return
+    name = committed.relative_to(ROOT)
+    if not committed.exists():
+        pytest.fail(f"{name} is missing. Generate it with:\n  {REGENERATE}")
+    diff = list(
+        difflib.unified_diff(
+            committed.read_text(encoding="utf-8").splitlines(),
+            fresh.read_text(encoding="utf-8").splitlines(),
+            f"{name} (committed)",
+            f"{name} (from the code)",
+            lineterm="",
+        )
+    )
+    shown = "\n".join(line[:DIFF_WIDTH] for line in diff[:DIFF_LINES])
+    if len(diff) > DIFF_LINES:
+        shown += "\n..."
+    pytest.fail(
+        f"{name} is out of date with the app's code. Regenerate it and commit the result:\n"
+        f"  {REGENERATE}\n{shown}"
+    )
+
+
+@pytest.fixture(scope="module")
+def fresh_document(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The app's OpenAPI document as `convobase openapi` writes it now, in a process of
+    its own; it must be byte for byte the one this process builds with another hash
+    seed, or committing it would be no use."""
+    path = tmp_path_factory.mktemp("openapi") / "openapi.json"
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    command = [sys.executable, "-m", "convobase", "openapi", str(path)]
+    done = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=TOOL_SECONDS
+    )
+    assert done.returncode == 0, done.stderr
+    assert path.read_text(encoding="utf-8") == server.openapi_document(), (
+        "two generations of the OpenAPI document differ: it must be byte-stable"
+    )
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -55,26 +116,47 @@ def typescript_tools() -> Path:
     return TYPESCRIPT / "node_modules" / ".bin"
 
 
-def test_typescript_types_from_the_served_document_type_check_a_client(
-    typescript_tools: Path, tmp_path: Path
+def test_the_committed_openapi_document_is_the_apps(fresh_document: Path) -> None:
+    _require_same(fresh_document, DOCUMENT)
+
+
+def test_convobase_openapi_without_a_path_writes_the_document_to_standard_output(
+    fresh_document: Path,
 ) -> None:
-    project = tmp_path / "client"
-    shutil.copytree(TYPESCRIPT / "src", project / "src")
-    shutil.copy(TYPESCRIPT / "tsconfig.json", project)
-    (project / "src" / "convobase.d.ts").unlink(missing_ok=True)
+    result = CliRunner().invoke(cli.app, ["openapi"])
 
-    with running_server(tmp_path) as (base, _, _):
-        _run(
-            [
-                str(typescript_tools / "openapi-typescript"),
-                f"{base}/openapi.json",
-                "-o",
-                str(project / "src" / "convobase.d.ts"),
-            ],
-            project,
-        )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == fresh_document.read_text(encoding="utf-8")
 
-    _run([str(typescript_tools / "tsc"), "--noEmit", "-p", str(project)], project)
+
+def test_the_committed_document_is_the_one_served(api: Api) -> None:
+    served = api.client.get("/openapi.json")
+
+    assert served.status_code == 200
+    assert served.json() == json.loads(DOCUMENT.read_text(encoding="utf-8")), (
+        f"/openapi.json is not clients/typescript/openapi.json; regenerate it:\n  {REGENERATE}"
+    )
+
+
+def test_the_committed_typescript_types_are_fresh_and_type_check(
+    typescript_tools: Path, fresh_document: Path, tmp_path: Path
+) -> None:
+    scripts = json.loads((TYPESCRIPT / "package.json").read_text())["scripts"]
+    assert scripts["generate"] == GENERATE_SCRIPT, "the test generates the types as npm does"
+    fresh_types = tmp_path / "convobase.d.ts"
+
+    _run(
+        [
+            str(typescript_tools / "openapi-typescript"),
+            str(fresh_document),
+            "-o",
+            str(fresh_types),
+        ],
+        TYPESCRIPT,
+    )
+
+    _require_same(fresh_types, TYPES)
+    _run([str(typescript_tools / "tsc"), "--noEmit", "-p", str(TYPESCRIPT)], TYPESCRIPT)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ app.command()(server.worker)
 app.command()(server.token)
 app.command()(server.seed)
 app.command("demo")(server.demo_conversation)
+app.command()(server.openapi)
 
 
 def main() -> None:

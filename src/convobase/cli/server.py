@@ -1,14 +1,18 @@
 """`convobase serve`, `convobase worker`, `convobase token`, `convobase seed`,
-`convobase demo`."""
+`convobase demo`, `convobase openapi`."""
 
+import json
 import re
+import secrets
 import signal
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
+from pydantic import SecretStr
 
 from convobase import bootstrap, demo
 from convobase.config import Settings
@@ -95,6 +99,40 @@ def demo_conversation() -> None:
     typer.echo(f"A conversation in {settings.url.render_as_string()}:")
     for seq, role, content in lines:
         typer.echo(f"  {seq:>3} {role:<9} {content}")
+
+
+def openapi(
+    path: Annotated[
+        Path | None,
+        typer.Argument(dir_okay=False, help="File to write; standard output if omitted."),
+    ] = None,
+) -> None:
+    """Write the API's OpenAPI document as JSON, without a server or a database: the one
+    `/openapi.json` serves, keys sorted, so the same code always writes the same bytes."""
+    text = openapi_document()
+    if path is None:
+        typer.echo(text, nl=False)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8", newline="\n")  # the same bytes on Windows
+    typer.echo(f"Wrote the OpenAPI document to {path}", err=True)
+
+
+def openapi_document() -> str:
+    """The app's OpenAPI document as canonical JSON (sorted keys, two-space indent, one
+    final newline), built on an in-memory database it never connects to."""
+    # Imported here: the other commands (the worker above all) need no web framework.
+    from convobase.app import create_app
+
+    settings = Settings(
+        database_url="sqlite:///:memory:", jwt_secret=SecretStr(secrets.token_urlsafe(32))
+    )
+    container = bootstrap.build(settings)
+    try:
+        document = create_app(container).openapi()
+    finally:
+        container.close()
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def _seed(settings: Settings) -> demo.Seeded:
