@@ -38,6 +38,14 @@ class Settings(BaseSettings):
         default=True,
         description="Copy an existing SQLite file aside before applying migrations.",
     )
+    backups_kept: int = Field(
+        default=5,
+        ge=0,
+        le=10_000,
+        description="How many automatic SQLite backups (<file>.backup-<UTC time>, taken "
+        "before a migration or a restore) to keep beside the database; older ones are "
+        "removed, oldest first. 0: keep them all.",
+    )
     db_role: str = Field(
         default="convobase_app",
         description="PostgreSQL role the service acts as (SET ROLE after connecting): "

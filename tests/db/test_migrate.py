@@ -3,7 +3,7 @@ from contextlib import closing
 from pathlib import Path
 
 from convobase.config import Settings
-from convobase.db import migrate
+from convobase.db import backup, migrate
 
 
 def sqlite_settings(path: Path) -> Settings:
@@ -39,10 +39,10 @@ def test_backup_is_a_consistent_copy_of_the_database(tmp_path: Path) -> None:
     settings = sqlite_settings(tmp_path / "app.db")
     migrate.upgrade(settings)
 
-    backup = migrate.backup_sqlite(settings)
+    automatic = backup.take_automatic(settings)
 
-    assert backup is not None
-    with closing(sqlite3.connect(backup)) as copy:
+    assert automatic is not None
+    with closing(sqlite3.connect(automatic.path)) as copy:
         assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         tables = {row[0] for row in copy.execute("SELECT name FROM sqlite_master")}
     assert {"users", "personas", "conversations", "messages"} <= tables

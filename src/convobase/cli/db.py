@@ -1,17 +1,18 @@
-"""`convobase db …`: schema migrations."""
+"""`convobase db …`: schema migrations, backups and restores."""
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, NoReturn
 
 import typer
 
 from convobase import table_registry
 from convobase.config import Settings
-from convobase.db import migrate
+from convobase.db import backup, migrate
 from convobase.db.engine import create_database_engine
 from convobase.db.verify import verify as verify_schema
 
 app = typer.Typer(
-    help="Inspect and migrate the database schema.",
+    help="Inspect and migrate the database schema; back up and restore SQLite.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -81,9 +82,67 @@ def history() -> None:
         typer.echo(line)
 
 
+@app.command("backup")
+def back_up(
+    path: Annotated[
+        Path, typer.Argument(dir_okay=False, help="The file to write; it must not exist yet.")
+    ],
+) -> None:
+    """Copy the SQLite database to PATH, safely while the service runs.
+
+    On PostgreSQL: print the pg_dump and pg_restore commands to use, and exit 1."""
+    settings = Settings()
+    if not settings.is_sqlite:
+        _fail(backup.postgresql_advice(settings, path, restoring=False))
+    try:
+        taken = backup.take(settings, path)
+    except backup.BackupError as error:
+        _fail(str(error))
+    schema = taken.revision or "(empty)"
+    typer.echo(f"Backed up {taken.database} to {taken.path} (schema {schema})")
+
+
+@app.command()
+def restore(
+    path: Annotated[
+        Path, typer.Argument(dir_okay=False, help="A backup from `convobase db backup`.")
+    ],
+) -> None:
+    """Replace the SQLite database with the backup at PATH, keeping the old one aside.
+
+    On PostgreSQL: print the pg_dump and pg_restore commands to use, and exit 1."""
+    settings = Settings()
+    if not settings.is_sqlite:
+        _fail(backup.postgresql_advice(settings, path, restoring=True))
+    try:
+        restored = backup.restore(settings, path, revisions=migrate.revisions())
+    except backup.BackupError as error:
+        _fail(f"Nothing was restored: {error}")
+    if restored.previous is not None:
+        typer.echo(f"Copied the database as it was to {restored.previous}", err=True)
+    _report_pruned(restored.pruned)
+    typer.echo(f"Restored {restored.database} from {restored.source} (schema {restored.revision})")
+    if restored.revision != restored.head:
+        typer.echo(
+            f"Its schema is behind {restored.head}: run `convobase db upgrade` "
+            "(`convobase serve` does when it starts)."
+        )
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(1)
+
+
+def _report_pruned(pruned: tuple[Path, ...]) -> None:
+    for path in pruned:
+        typer.echo(f"Removed the older automatic backup {path} (CONVOBASE_BACKUPS_KEPT)", err=True)
+
+
 def _report(result: migrate.MigrationResult) -> None:
     if result.backup is not None:
         typer.echo(f"Backed up the database to {result.backup}", err=True)
+    _report_pruned(result.pruned)
     before = result.before or "(empty)"
     after = result.after or "(empty)"
     typer.echo(f"Database at {after}" if before == after else f"Migrated {before} -> {after}")

@@ -1,8 +1,7 @@
 """Schema migrations: Alembic driven from Python, with a backup before SQLite changes."""
 
-import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from alembic.script import Script, ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData
 
 from convobase.config import Settings
-from convobase.core.time import utc_now
+from convobase.db import backup
 from convobase.db.engine import create_database_engine
 
 SCRIPT_LOCATION = "convobase.db:migrations"
@@ -50,6 +49,8 @@ class MigrationResult:
     before: str | None
     after: str | None
     backup: Path | None
+    pruned: tuple[Path, ...] = ()
+    """Older automatic backups removed after taking `backup` (`backups_kept`)."""
 
 
 def upgrade(settings: Settings, revision: str = "head") -> MigrationResult:
@@ -78,6 +79,12 @@ def new_revision(settings: Settings, message: str, *, target_metadata: MetaData 
     return Path(script.path)
 
 
+def revisions() -> list[str]:
+    """Every revision id in the history, oldest first: the head is the last."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return [revision.revision for revision in script.walk_revisions()][::-1]
+
+
 def history() -> list[str]:
     """One line per revision, newest first."""
     script = ScriptDirectory.from_config(alembic_config())
@@ -89,9 +96,9 @@ def _migrate(
 ) -> MigrationResult:
     with _engine(settings) as engine:
         before = current_revision(engine)
-        backup = None
+        automatic = None
         if settings.backup_before_migrate and _is_pending(before, revision):
-            backup = backup_sqlite(settings)
+            automatic = backup.take_automatic(settings)
         config = alembic_config()
         # The environment begins and commits the transaction itself (on SQLite it has
         # to switch foreign keys off before beginning).
@@ -99,7 +106,10 @@ def _migrate(
             config.attributes["connection"] = connection
             step(config, revision)
             connection.commit()
-        return MigrationResult(before, current_revision(engine), backup)
+        after = current_revision(engine)
+        if automatic is None:
+            return MigrationResult(before, after, None)
+        return MigrationResult(before, after, automatic.path, automatic.pruned)
 
 
 def _is_pending(current: str | None, target: str) -> bool:
@@ -117,22 +127,3 @@ def _engine(settings: Settings) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
-
-
-def backup_sqlite(settings: Settings) -> Path | None:
-    """Copy the SQLite database aside with the online backup API; return the copy's path.
-
-    The copy is consistent even while other processes write: SQLite copies a snapshot
-    page by page. PostgreSQL and missing files are not backed up here.
-    """
-    source_path = settings.sqlite_path
-    if source_path is None or not source_path.exists():
-        return None
-    stamp = utc_now().strftime("%Y%m%dT%H%M%S%fZ")
-    target_path = source_path.with_name(f"{source_path.name}.backup-{stamp}")
-    with (
-        closing(sqlite3.connect(source_path)) as source,
-        closing(sqlite3.connect(target_path)) as target,
-    ):
-        source.backup(target)
-    return target_path
