@@ -7,12 +7,15 @@ migration tests), so the migrations import nothing above the storage layer.
 """
 
 from alembic import context
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, make_url, text
 
 from convobase.config import Settings
 from convobase.db.engine import create_database_engine
 
 config = context.config
+
+# How long a migration's statement waits for a lock on PostgreSQL before it fails.
+LOCK_TIMEOUT = "10s"
 
 
 class ForeignKeyViolation(RuntimeError):
@@ -34,9 +37,15 @@ def run_online(connection: Connection) -> None:
         return
     _configure(connection=connection)
     with context.begin_transaction():
-        # Fail fast instead of queueing every query behind a migration's lock.
-        context.execute("SET LOCAL lock_timeout = '10s'")
+        _set_lock_timeout()
         context.run_migrations()
+
+
+def _set_lock_timeout() -> None:
+    # Fail fast instead of queueing every query behind a migration's lock: a statement
+    # that waits longer than this for a lock (behind a long transaction, say) fails and
+    # the migration rolls back. For this transaction only.
+    context.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
 
 
 def _run_sqlite(connection: Connection) -> None:
@@ -62,9 +71,14 @@ def _run_sqlite(connection: Connection) -> None:
 
 
 def run_offline() -> None:
-    url = config.get_main_option("sqlalchemy.url") or Settings().url
+    """Write the SQL of the migrations instead of running it (`alembic upgrade --sql`);
+    PostgreSQL only: SQLite's migrations rebuild tables, which needs the database."""
+    url = make_url(config.get_main_option("sqlalchemy.url") or Settings().url)
+    if url.get_backend_name() != "postgresql":
+        raise RuntimeError(f"offline SQL is written for PostgreSQL only, not {url.drivername}")
     _configure(url=url, literal_binds=True, dialect_opts={"paramstyle": "named"})
     with context.begin_transaction():
+        _set_lock_timeout()
         context.run_migrations()
 
 

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 from convobase.db.migrations import security
 
@@ -151,7 +151,34 @@ def downgrade() -> None:
     _restore_touch_trigger("users")
 
 
+# The same as `_give_guest_rows_an_owner` in set-based statements, for SQL written
+# without a database to read (`alembic upgrade --sql`, PostgreSQL only).
+GIVE_GUEST_ROWS_AN_OWNER_OFFLINE = (
+    """
+    INSERT INTO users (id, goals, stage, profile, preferences, last_active, created_at,
+                       updated_at, is_anonymous)
+    SELECT CAST(session_id AS uuid), '{}'::text[], 1, '{}'::jsonb, '{}'::jsonb,
+           last_message_at, created_at, last_message_at, true
+    FROM conversations WHERE is_guest_session AND user_id IS NULL
+    """,
+    """
+    UPDATE messages SET user_id = CAST(conversations.session_id AS uuid)
+    FROM conversations
+    WHERE messages.conversation_id = conversations.id
+      AND conversations.is_guest_session AND conversations.user_id IS NULL
+    """,
+    """
+    UPDATE conversations SET user_id = CAST(session_id AS uuid)
+    WHERE is_guest_session AND user_id IS NULL
+    """,
+)
+
+
 def _give_guest_rows_an_owner() -> None:
+    if context.is_offline_mode():
+        for statement in GIVE_GUEST_ROWS_AN_OWNER_OFFLINE:
+            op.execute(statement)
+        return
     connection = op.get_bind()
     guests = connection.execute(
         sa.select(

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 from sqlalchemy.dialects import postgresql
 
 from convobase.db.migrations import security
@@ -53,6 +53,16 @@ jobs = sa.table(
     sa.column("dedup_key", sa.Text()),
     sa.column("for_user_id", sa.Uuid()),
 )
+
+# One analysis job per batch each new tally fills, as `_count_stored_messages` queues
+# them one by one.
+QUEUE_FILLED_BATCHES_OFFLINE = f"""
+    INSERT INTO job_queue (id, name, data, created_at, start_after, dedup_key, for_user_id)
+    SELECT gen_random_uuid(), '{ANALYSIS_TASK}',
+           jsonb_build_object('user_id', CAST(user_id AS text), 'batch', batch), now(), now(),
+           'analysis:' || CAST(user_id AS text) || ':' || CAST(batch AS text), user_id
+    FROM message_tallies, generate_series(1, user_messages / {BATCH_SIZE}) AS batch
+    """
 
 
 def upgrade() -> None:
@@ -141,6 +151,12 @@ def _count_stored_messages() -> None:
         )
         .group_by(messages.c.user_id)
     )
+    if context.is_offline_mode():
+        # Writing SQL without a database to read (`alembic upgrade --sql`, PostgreSQL
+        # only): the same rows from set-based statements.
+        op.execute(sa.insert(tallies).from_select(["user_id", "user_messages"], unanalysed))
+        op.execute(QUEUE_FILLED_BATCHES_OFFLINE)
+        return
     connection = op.get_bind()
     now = datetime.now(UTC)
     for user_id, count in connection.execute(unanalysed).all():

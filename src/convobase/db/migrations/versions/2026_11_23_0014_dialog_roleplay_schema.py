@@ -22,9 +22,10 @@ sessions is archived, and a staff purge deletes its sessions first, deliberately
 The story's check that both columns exist is the test suite's (tests/tutoring/
 test_story_migration.py, on both databases). The downgrade is the story's rollback
 plan: the indexes and both columns go, every session stays. On PostgreSQL the key is
-added NOT VALID and then validated, so the scan does not hold the lock that blocks
-writes; on SQLite, adding a column with a foreign key and dropping columns rebuild the
-table (batch mode).
+added NOT VALID and then validated; both run in the revision's one transaction, under
+the lock that its ADD COLUMNs hold until it commits, which blocks reads and writes
+(the scan finds every dialog_id NULL, so it cannot fail); on SQLite, adding a column
+with a foreign key and dropping columns rebuild the table (batch mode).
 """
 
 from collections.abc import Sequence
@@ -50,7 +51,7 @@ def upgrade() -> None:
         op.execute(f"ALTER TABLE {TABLE} ADD COLUMN dialog_id UUID")
         # Add selected_role column (stores which character the user is playing)
         op.execute(f"ALTER TABLE {TABLE} ADD COLUMN selected_role TEXT")
-        # The key without a scan under the lock, then the scan without blocking writes.
+        # The key, then its scan: in this one transaction, under the ADD COLUMNs' lock.
         op.execute(
             f"ALTER TABLE {TABLE} ADD CONSTRAINT {FOREIGN_KEY} FOREIGN KEY (dialog_id) "
             "REFERENCES lesson_dialogs (id) ON DELETE RESTRICT NOT VALID"
