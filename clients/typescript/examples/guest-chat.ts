@@ -39,7 +39,9 @@ export async function guestChat(baseUrl: string, lines: string[]): Promise<Messa
       }
       if (error instanceof ConvobaseError && error.code === "validation_error") {
         for (const invalid of error.problem.errors ?? []) {
-          console.warn(`${invalid.loc.join(".")}: ${invalid.msg}`);
+          // A field of the request (`loc`), or a place in a document it carries (`path`).
+          const where = "loc" in invalid ? invalid.loc.join(".") : invalid.path;
+          console.warn(`${where}: ${"msg" in invalid ? invalid.msg : invalid.message}`);
         }
       }
       throw error;

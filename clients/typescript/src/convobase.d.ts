@@ -2936,6 +2936,33 @@ export interface components {
          */
         Difficulty: "easy" | "medium" | "hard";
         /**
+         * DocumentError
+         * @description One problem in a document the request carries (an assessment's questions, a
+         *     dialog's script, an answer, a content file): where it is, as a JSON pointer, and
+         *     what is wrong; for a content file, also the file and its line and column.
+         */
+        DocumentError: {
+            /**
+             * Column
+             * @default null
+             */
+            column: number | null;
+            /**
+             * File
+             * @default null
+             */
+            file: string | null;
+            /**
+             * Line
+             * @default null
+             */
+            line: number | null;
+            /** Message */
+            message: string;
+            /** Path */
+            path: string;
+        };
+        /**
          * DueCounts
          * @description How many cards are due today, and of what kind: `due` is the other three together.
          */
@@ -4214,10 +4241,10 @@ export interface components {
             detail: string;
             /**
              * Errors
-             * @description For validation errors: each invalid input.
+             * @description For validation errors, each invalid input: the request's own fields as `loc`, `msg` and `type`; the documents it carries as `path` (a JSON pointer) and `message`.
              * @default null
              */
-            errors: components["schemas"]["FieldError"][] | null;
+            errors: (components["schemas"]["FieldError"] | components["schemas"]["DocumentError"])[] | null;
             /**
              * Status
              * @example 404

@@ -31,8 +31,10 @@ export type OperationId = keyof operations;
 // Errors: every error answer is application/problem+json; match on `code`, which is
 // stable (`not_found`, `validation_error`, `guest_limit_reached`, ...; docs/api.md).
 export type Problem = Schemas["Problem"];
-/** One invalid input of a `validation_error` problem (`problem.errors`). */
+/** One invalid field of the request, in a validation problem's `errors`. */
 export type FieldError = Schemas["FieldError"];
+/** One problem in a document the request carries (`path` is a JSON pointer into it). */
+export type DocumentError = Schemas["DocumentError"];
 
 /** One page of a list; pass `next_cursor` back as `?cursor=` for the next one. */
 export type Page<Item> = Omit<Schemas["PageRead_MessageRead_"], "items"> & { items: Item[] };

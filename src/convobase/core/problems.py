@@ -47,6 +47,18 @@ class FieldError(BaseModel):
     type: str
 
 
+class DocumentError(BaseModel):
+    """One problem in a document the request carries (an assessment's questions, a
+    dialog's script, an answer, a content file): where it is, as a JSON pointer, and
+    what is wrong; for a content file, also the file and its line and column."""
+
+    path: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+
 class Problem(BaseModel):
     """An error response (RFC 9457); `code` is stable and meant for programs."""
 
@@ -55,8 +67,11 @@ class Problem(BaseModel):
     status: int = Field(examples=[404])
     detail: str = Field(examples=["The conversation does not exist."])
     code: str = Field(examples=["not_found"])
-    errors: list[FieldError] | None = Field(
-        default=None, description="For validation errors: each invalid input."
+    errors: list[FieldError | DocumentError] | None = Field(
+        default=None,
+        description="For validation errors, each invalid input: the request's own fields "
+        "as `loc`, `msg` and `type`; the documents it carries as `path` (a JSON pointer) "
+        "and `message`.",
     )
 
 
