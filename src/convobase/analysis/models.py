@@ -35,15 +35,42 @@ class AnalysisResult(IdMixin, UserOwned, Base):
         # A retried or repeated run finds its result written and writes nothing twice.
         UniqueConstraint("user_id", "batch", "analysis_type"),
         Index("ix_analysis_results_user_id_created_at", "user_id", "created_at", "id"),
+        {
+            "comment": (
+                "One analysis of a user's progress, with story 004's columns and CHECKs; "
+                "batch numbers the 25-message batch it was made for. UNIQUE (user_id, "
+                "batch, analysis_type): a batch delivered twice is written once. The index "
+                "(user_id, created_at, id) serves a user's analyses, newest first."
+            ),
+            "info": {"stories": ("004",)},
+        },
     )
 
-    chat_score: Mapped[Decimal] = mapped_column(Tenths())
-    analysis_type: Mapped[str]
-    message_range: Mapped[dict[str, Any]]
-    insights: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'"))
-    improvement_areas: Mapped[list[str]]
-    strengths_identified: Mapped[list[str]]
-    triggered_milestone: Mapped[bool] = mapped_column(server_default=text("false"))
-    batch: Mapped[int]
-    analyzer: Mapped[str]
-    created_at: Mapped[datetime]
+    chat_score: Mapped[Decimal] = mapped_column(
+        Tenths(), comment="The chat score, 0 to 14 with one decimal (CHECK)."
+    )
+    analysis_type: Mapped[str] = mapped_column(
+        comment=("chat_scoring, milestone_check, graduation_assessment or crisis_review (CHECK).")
+    )
+    message_range: Mapped[dict[str, Any]] = mapped_column(
+        comment=(
+            "The messages read: their count, from when to when, and the seqs read per conversation."
+        )
+    )
+    insights: Mapped[dict[str, Any]] = mapped_column(
+        server_default=text("'{}'"), comment="What the analyzer saw, a JSON object of its own."
+    )
+    improvement_areas: Mapped[list[str]] = mapped_column(
+        comment="What the user could improve, as the analyzer names it."
+    )
+    strengths_identified: Mapped[list[str]] = mapped_column(
+        comment="What the user does well, as the analyzer names it."
+    )
+    triggered_milestone: Mapped[bool] = mapped_column(
+        server_default=text("false"), comment="Whether the user moved up a stage, or graduated."
+    )
+    batch: Mapped[int] = mapped_column(comment="The 25-message batch it was made for: 1, 2, 3...")
+    analyzer: Mapped[str] = mapped_column(
+        comment=("Which analyzer made it: baseline, webhook, milestones, or a plug-in's name.")
+    )
+    created_at: Mapped[datetime] = mapped_column(comment="When the analysis was written.")

@@ -5,7 +5,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from convobase import table_registry
+from convobase import schema_docs, table_registry
 from convobase.config import Settings
 from convobase.db import backup, migrate
 from convobase.db.engine import create_database_engine
@@ -63,6 +63,39 @@ def verify() -> None:
 
 
 @app.command()
+@app.command()
+def doctor(
+    repair: Annotated[
+        bool,
+        typer.Option("--repair", help="Fix what can be recomputed, in one transaction."),
+    ] = False,
+) -> None:
+    """Check what the schema cannot (counters, seq gaps, owners, job leases); exit 1 if
+    anything is wrong (with --repair: if anything is left after repairing)."""
+    settings = Settings()
+    engine = create_database_engine(settings, as_owner=True)
+    try:
+        report = examine_database(engine, repair=repair, analysis_enabled=settings.analysis_enabled)
+    finally:
+        engine.dispose()
+    for line in report.lines():
+        typer.echo(line)
+    if not report.healthy:
+        raise typer.Exit(1)
+
+
+@app.command()
+def docs(
+    path: Annotated[
+        Path, typer.Argument(dir_okay=False, help="The file to write (default docs/schema.md).")
+    ] = schema_docs.DEFAULT_PATH,
+) -> None:
+    """Write the schema reference, generated from the models' descriptions, to PATH."""
+    changed = schema_docs.write(path, table_registry.metadata)
+    tables = len(table_registry.metadata.tables)
+    typer.echo(f"{'Wrote' if changed else 'Already current:'} {path} ({tables} tables)")
+
+
 def revision(
     message: Annotated[str, typer.Option("--message", "-m", help="What the revision does.")],
     autogenerate: Annotated[

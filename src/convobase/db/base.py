@@ -122,17 +122,27 @@ def one_of(column: str, values: Iterable[str]) -> str:
 
 
 class IdMixin:
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    id: Mapped[uuid.UUID] = mapped_column(
+        primary_key=True,
+        default=new_id,
+        comment="The row's id: a random UUID (version 4) made by the service.",
+    )
 
 
 class CreatedAtMixin:
-    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    created_at: Mapped[datetime] = mapped_column(
+        default=utc_now, comment="When the row was created."
+    )
 
 
 class TimestampsMixin(CreatedAtMixin):
     # The database also keeps `updated_at` current for writes that bypass the ORM
     # (see the touch triggers in the first migration).
-    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(
+        default=utc_now,
+        onupdate=utc_now,
+        comment="When the row last changed: kept current by a trigger on every UPDATE.",
+    )
 
 
 def relationship(

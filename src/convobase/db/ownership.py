@@ -41,6 +41,12 @@ class UserOwned:
     user_id_indexed: ClassVar[bool] = True
     # True where a user has at most one row: user_id is then the primary key.
     user_id_is_key: ClassVar[bool] = False
+    # The column's description (docs/schema.md, and its comment on PostgreSQL), where a
+    # table says more of its owner.
+    user_id_comment: ClassVar[str] = (
+        "The user who owns the row (a guest's rows belong to its session's anonymous "
+        "user); the row is deleted with them."
+    )
 
     @declared_attr
     def user_id(cls) -> Mapped[uuid.UUID]:
@@ -48,6 +54,7 @@ class UserOwned:
             ForeignKey("users.id", ondelete="CASCADE"),
             index=cls.user_id_indexed and not cls.user_id_is_key,
             primary_key=cls.user_id_is_key,
+            comment=cls.user_id_comment,
         )
 
 

@@ -24,10 +24,27 @@ class RateLimitWindow(Base):
     """How many hits a key has had in its current window."""
 
     __tablename__ = "rate_limits"
+    __table_args__ = (
+        {
+            "comment": (
+                "Infrastructure (no story: request limits): fixed-window counters of "
+                "requests per key (a token, or the address guest sessions start from), kept "
+                "in the database so that every worker process counts against the same "
+                "limit. UNLOGGED on PostgreSQL: counters start again after a crash."
+            ),
+            "info": {"stories": ()},
+        },
+    )
 
-    key: Mapped[str] = mapped_column(primary_key=True)
-    window_start: Mapped[datetime]
-    hits: Mapped[int] = mapped_column(Integer())
+    key: Mapped[str] = mapped_column(
+        primary_key=True,
+        comment=(
+            "What is counted: a token (token:<role>:<owner id>) or an address guest "
+            "sessions start from (guest-sessions:<address>)."
+        ),
+    )
+    window_start: Mapped[datetime] = mapped_column(comment="When the current window began.")
+    hits: Mapped[int] = mapped_column(Integer(), comment="Hits in the current window.")
 
 
 windows = cast(Table, RateLimitWindow.__table__)

@@ -150,27 +150,87 @@ class OnboardingSession(IdMixin, UserOwned, TimestampsMixin, Base):
             sqlite_where=text("status = 'abandoned' AND answers_purged_at IS NULL"),
             postgresql_where=text("status = 'abandoned' AND answers_purged_at IS NULL"),
         ),
+        {
+            "comment": (
+                "Story 003's OnboardingSession, kept on the server: one user's way through "
+                "a versioned onboarding flow (docs/onboarding.md): the phase it is at, its "
+                "answers per phase, the goals and context gathered, and its onboarding "
+                "conversation. version grows with every change (the ETag writes name in "
+                "If-Match). At most one active session per user "
+                "(ix_onboarding_sessions_one_active); a device's session is imported once "
+                "per user; the clean-up job abandons idle sessions and later purges their "
+                "answers."
+            ),
+            "info": {"stories": ("003",)},
+        },
     )
 
-    flow_key: Mapped[str]
-    flow_version: Mapped[int]
-    current_phase: Mapped[str]
-    progress: Mapped[int] = mapped_column(server_default=text("0"))
-    status: Mapped[str]
+    flow_key: Mapped[str] = mapped_column(
+        comment="The flow followed, 1..63 characters: running-coach of running-coach@2."
+    )
+    flow_version: Mapped[int] = mapped_column(comment="The version of the flow followed, from 1.")
+    current_phase: Mapped[str] = mapped_column(
+        comment="The phase the session is at, at most 63 characters."
+    )
+    progress: Mapped[int] = mapped_column(
+        server_default=text("0"),
+        comment=(
+            "0..100 (CHECK), derived: the phases done of those that apply; 100 once completed."
+        ),
+    )
+    status: Mapped[str] = mapped_column(comment="active, completed or abandoned (CHECK).")
     # {phase: {field: value}}; `goals` a list of text; `context` an object.
-    answers: Mapped[Any] = mapped_column(TolerantJSON(), server_default=text("'{}'"))
-    goals: Mapped[Any] = mapped_column(TolerantJSON(), server_default=text("'[]'"))
-    context: Mapped[Any] = mapped_column(TolerantJSON(), server_default=text("'{}'"))
+    answers: Mapped[Any] = mapped_column(
+        TolerantJSON(),
+        server_default=text("'{}'"),
+        comment=(
+            "The answers, as {phase: {field: answer}}; at most 256 KiB as text (CHECK), "
+            "and the service keeps it within 64 KiB, 16 KiB per phase."
+        ),
+    )
+    goals: Mapped[Any] = mapped_column(
+        TolerantJSON(),
+        server_default=text("'[]'"),
+        comment=("The goals the answers name, and a device's; at most 16 KiB as text (CHECK)."),
+    )
+    context: Mapped[Any] = mapped_column(
+        TolerantJSON(),
+        server_default=text("'{}'"),
+        comment=(
+            "The conversation's context (a device's coachingStyle...); at most 64 KiB "
+            "as text (CHECK)."
+        ),
+    )
     # SET NULL: the user may delete the conversation; the session gets a new one.
     conversation_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("conversations.id", ondelete="SET NULL"), index=True
+        ForeignKey("conversations.id", ondelete="SET NULL"),
+        index=True,
+        comment=(
+            "The onboarding conversation (kind onboarding); SET NULL: a new one is "
+            "started if its user deletes it."
+        ),
     )
-    client_session_id: Mapped[str | None]
-    version: Mapped[int] = mapped_column(server_default=text("1"))
-    last_activity_at: Mapped[datetime]
-    completed_at: Mapped[datetime | None]
-    abandoned_at: Mapped[datetime | None]
-    answers_purged_at: Mapped[datetime | None]
+    client_session_id: Mapped[str | None] = mapped_column(
+        comment=("The device session it was imported from, 1..64 characters; unique per user.")
+    )
+    version: Mapped[int] = mapped_column(
+        server_default=text("1"),
+        comment="Grows with every change, from 1: the ETag writes name in If-Match.",
+    )
+    last_activity_at: Mapped[datetime] = mapped_column(
+        comment="The user's last change: a session idle too long is abandoned."
+    )
+    completed_at: Mapped[datetime | None] = mapped_column(
+        comment="When it was completed; set exactly when status is completed (CHECK)."
+    )
+    abandoned_at: Mapped[datetime | None] = mapped_column(
+        comment="When it was abandoned; set exactly when status is abandoned (CHECK)."
+    )
+    answers_purged_at: Mapped[datetime | None] = mapped_column(
+        comment=(
+            "When an abandoned session's answers were purged; only on abandoned sessions (CHECK)."
+        )
+    )
 
 
 class OnboardingEvent(IdMixin, UserOwned, Base):
@@ -198,17 +258,56 @@ class OnboardingEvent(IdMixin, UserOwned, Base):
         Index("ix_onboarding_events_session_id", "session_id", "session_version"),
         # The funnel: per flow version, kind and phase.
         Index("ix_onboarding_events_funnel", "flow_key", "flow_version", "kind", "phase"),
+        {
+            "comment": (
+                "Each onboarding session's append-only log: what the staff funnel counts, "
+                "keeping the original of whatever was repaired, upgraded or quarantined. "
+                "UNIQUE (user_id, dedup_key): a device record quarantined once is not "
+                "logged again. On PostgreSQL a user's role may read and add to their own "
+                "log only (SELECT, INSERT); staff may also change a row (the clean-up "
+                "empties the copies of purged answers); no service role deletes one."
+            ),
+            "info": {"stories": ("003",)},
+        },
     )
 
     session_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("onboarding_sessions.id", ondelete="CASCADE")
+        ForeignKey("onboarding_sessions.id", ondelete="CASCADE"),
+        comment=(
+            "The session it happened to; null only for a quarantined device record that named none."
+        ),
     )
     # The session's version after what the event records: a session's events in order.
-    session_version: Mapped[int | None]
-    kind: Mapped[str]
-    flow_key: Mapped[str | None]
-    flow_version: Mapped[int | None]
-    phase: Mapped[str | None]
-    data: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'"))
-    dedup_key: Mapped[str | None]
-    created_at: Mapped[datetime]
+    session_version: Mapped[int | None] = mapped_column(
+        comment=("The session's version after what the event records: a session's events in order.")
+    )
+    kind: Mapped[str] = mapped_column(
+        comment=(
+            "started, phase_entered, phase_completed, answers_saved, completed, "
+            "abandoned, resumed, upgraded, repaired, imported, quarantined or purged "
+            "(CHECK)."
+        )
+    )
+    flow_key: Mapped[str | None] = mapped_column(
+        comment="The session's flow, at most 63 characters."
+    )
+    flow_version: Mapped[int | None] = mapped_column(
+        comment="The version of the session's flow, from 1."
+    )
+    phase: Mapped[str | None] = mapped_column(
+        comment="The phase it concerns, at most 63 characters."
+    )
+    data: Mapped[dict[str, Any]] = mapped_column(
+        server_default=text("'{}'"),
+        comment=(
+            "What the event records (the original of what was repaired, upgraded or "
+            "quarantined...); at most 256 KiB as text (CHECK)."
+        ),
+    )
+    dedup_key: Mapped[str | None] = mapped_column(
+        comment=(
+            "Set for a device record imported or quarantined, 1..200 characters: unique "
+            "per user, so it is logged once."
+        )
+    )
+    created_at: Mapped[datetime] = mapped_column(comment="When it happened.")

@@ -88,20 +88,65 @@ class ReviewCard(IdMixin, UserOwned, TimestampsMixin, Base):
         ),
         # A learner's cards, newest first.
         Index("ix_review_cards_user_id_created_at", "user_id", "created_at", "id"),
+        {
+            "comment": (
+                "What one learner is to go over again, and when FSRS next wants it reviewed "
+                "(docs/reviews.md): a question they got wrong in an assessment, a word they "
+                "missed or misspelled in tutoring practice, or a card of their own. A "
+                "source adds its "
+                "card once per learner (UNIQUE (user_id, source_kind, source_key)). On "
+                "PostgreSQL convobase_app reaches the caller's own rows and convobase_staff "
+                "every row; the service scopes every statement to the caller's own, staff's "
+                "too. The partial index ix_review_cards_due serves what is due."
+            ),
+            "info": {"stories": ("000", "001")},
+        },
     )
 
-    source_kind: Mapped[str]
-    source_key: Mapped[str]
-    prompt: Mapped[str]
-    answer: Mapped[str | None]
-    context: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'"))
-    state: Mapped[str]
-    step: Mapped[int | None]
-    stability: Mapped[float | None] = mapped_column(Double())
-    difficulty: Mapped[float | None] = mapped_column(Double())
-    due_at: Mapped[datetime]
-    last_reviewed_at: Mapped[datetime | None]
-    suspended: Mapped[bool] = mapped_column(server_default=text("false"))
+    source_kind: Mapped[str] = mapped_column(
+        comment=(
+            "What it comes from, 1..40 characters: assessment_question, tutoring_word, "
+            "own (the learner's own card)..."
+        )
+    )
+    source_key: Mapped[str] = mapped_column(
+        comment=(
+            "Which one of its kind, stably, 1..200 characters: "
+            "<assessment_id>:<question_id>; unique with user_id and source_kind."
+        )
+    )
+    prompt: Mapped[str] = mapped_column(comment="What the learner is asked, 1..4000 characters.")
+    answer: Mapped[str | None] = mapped_column(
+        comment=(
+            "What they should recall, 1..4000 characters; null for an assessment's "
+            "questions, whose keys learners never see."
+        )
+    )
+    context: Mapped[dict[str, Any]] = mapped_column(
+        server_default=text("'{}'"),
+        comment=(
+            "Shown with the prompt (a question's choices), with ids back to the source; "
+            "at most 64 KiB as text (CHECK), and the service keeps it within 16 KiB."
+        ),
+    )
+    state: Mapped[str] = mapped_column(comment="learning, review or relearning (CHECK).")
+    step: Mapped[int | None] = mapped_column(
+        comment="The learning or relearning step, 0..100; null exactly in review (CHECK)."
+    )
+    stability: Mapped[float | None] = mapped_column(
+        Double(),
+        comment=("FSRS's stability in days (> 0); null exactly until the first review (CHECK)."),
+    )
+    difficulty: Mapped[float | None] = mapped_column(
+        Double(), comment="FSRS's difficulty, 1..10; null exactly until the first review (CHECK)."
+    )
+    due_at: Mapped[datetime] = mapped_column(comment="When it is due next.")
+    last_reviewed_at: Mapped[datetime | None] = mapped_column(
+        comment="When it was last reviewed; null until the first review."
+    )
+    suspended: Mapped[bool] = mapped_column(
+        server_default=text("false"), comment="A suspended card is never due."
+    )
 
 
 class ReviewLog(IdMixin, UserOwned, Base):
@@ -132,16 +177,48 @@ class ReviewLog(IdMixin, UserOwned, Base):
         Index("ix_review_logs_user_id_reviewed_at", "user_id", "reviewed_at", "id"),
         # A card's history, newest first.
         Index("ix_review_logs_card_id_reviewed_at", "card_id", "reviewed_at", "id"),
+        {
+            "comment": (
+                "Each review card's append-only history: one review, with the card's "
+                "schedule after it (the card's CHECKs). A retry with the same "
+                "client_review_id finds the review made first. On PostgreSQL the service's "
+                "roles may read and add to it only (SELECT, INSERT): no row is changed or "
+                "deleted but with its card or its user."
+            ),
+            "info": {"stories": ("000", "001")},
+        },
     )
 
-    card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("review_cards.id", ondelete="CASCADE"))
-    client_review_id: Mapped[str]
-    rating: Mapped[int]
-    reviewed_at: Mapped[datetime]
-    review_duration_ms: Mapped[int | None]
+    card_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("review_cards.id", ondelete="CASCADE"),
+        comment="The card reviewed; its history goes with it.",
+    )
+    client_review_id: Mapped[str] = mapped_column(
+        comment=(
+            "The client's key for the review, 1..128 characters; unique per learner: a "
+            "retry finds the review made first."
+        )
+    )
+    rating: Mapped[int] = mapped_column(comment="1 (again), 2 (hard), 3 (good) or 4 (easy).")
+    reviewed_at: Mapped[datetime] = mapped_column(
+        comment="When it was reviewed, by the server's clock."
+    )
+    review_duration_ms: Mapped[int | None] = mapped_column(
+        comment="How long the learner took, 0..86,400,000 milliseconds."
+    )
     # The card's schedule after this review.
-    state: Mapped[str]
-    step: Mapped[int | None]
-    stability: Mapped[float] = mapped_column(Double())
-    difficulty: Mapped[float] = mapped_column(Double())
-    due_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(
+        comment="The card's state after the review: learning, review or relearning (CHECK)."
+    )
+    step: Mapped[int | None] = mapped_column(
+        comment="The card's step after the review, 0..100; null exactly in review (CHECK)."
+    )
+    stability: Mapped[float] = mapped_column(
+        Double(), comment="The card's stability after the review, in days."
+    )
+    difficulty: Mapped[float] = mapped_column(
+        Double(), comment="The card's difficulty after the review, 1..10."
+    )
+    due_at: Mapped[datetime] = mapped_column(
+        comment="When the card is due next, as the review scheduled it."
+    )

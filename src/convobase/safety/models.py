@@ -102,29 +102,83 @@ class CrisisEvent(IdMixin, UserOwned, Base):
             sqlite_where=text("resolution_timestamp IS NULL"),
             postgresql_where=text("resolution_timestamp IS NULL"),
         ),
+        {
+            "comment": (
+                "What screening found in a user message (story 004's table, with its "
+                "columns and CHECKs, plus the conversation, the category and the detector's "
+                "version; docs/safety.md). Recorded in the transaction of the message's "
+                "append. message_id is null only for a guest's message refused at the "
+                "message cap, which is not stored: its text is kept in refused_content "
+                "instead. Indexes: the story's (user_id, severity_level); (user_id, "
+                "created_at, id) for a user's list; (created_at, id) WHERE "
+                "resolution_timestamp IS NULL for staff's open events."
+            ),
+            "info": {"stories": ("004",)},
+        },
     )
 
     conversation_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        index=True,
+        comment="The conversation of the message screened.",
     )
     message_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("messages.id", ondelete="CASCADE"), unique=True
+        ForeignKey("messages.id", ondelete="CASCADE"),
+        unique=True,
+        comment=(
+            "The message screened, unique; null only for a guest's message refused at the cap."
+        ),
     )
-    refused_content: Mapped[str | None]
-    trigger_type: Mapped[str]
-    category: Mapped[str]
-    severity_level: Mapped[str]
-    keywords_detected: Mapped[list[str]]
-    resources_shown: Mapped[list[dict[str, Any]]] = mapped_column(ResourceList)
-    detector_version: Mapped[str]
-    user_acknowledged: Mapped[bool] = mapped_column(server_default=text("false"))
-    acknowledged_at: Mapped[datetime | None]
-    followup_required: Mapped[bool] = mapped_column(server_default=text("false"))
-    staff_notified_at: Mapped[datetime | None]
-    resolution_timestamp: Mapped[datetime | None]
-    resolved_by: Mapped[uuid.UUID | None]
-    resolution_outcome: Mapped[str | None]
-    created_at: Mapped[datetime]
+    refused_content: Mapped[str | None] = mapped_column(
+        comment="That refused message's text; set exactly when message_id is null (CHECK)."
+    )
+    trigger_type: Mapped[str] = mapped_column(
+        comment="keyword (the rules) or classifier (a plugged-in model escalated) (CHECK)."
+    )
+    category: Mapped[str] = mapped_column(
+        comment=(
+            "suicide, self_harm, abuse, eating_disorder, substance, harm_to_others or "
+            "third_party (CHECK)."
+        )
+    )
+    severity_level: Mapped[str] = mapped_column(comment="low, moderate, high or critical (CHECK).")
+    keywords_detected: Mapped[list[str]] = mapped_column(
+        comment="The lexicon phrases that matched."
+    )
+    resources_shown: Mapped[list[dict[str, Any]]] = mapped_column(
+        ResourceList,
+        comment=("The crisis lines shown to the user, exactly as shown, for counting referrals."),
+    )
+    detector_version: Mapped[str] = mapped_column(
+        comment="What screened it, at most 200 characters: rules 2026.11.1; acme-model 3."
+    )
+    user_acknowledged: Mapped[bool] = mapped_column(
+        server_default=text("false"),
+        comment="Whether the user acknowledged the help they were shown.",
+    )
+    acknowledged_at: Mapped[datetime | None] = mapped_column(
+        comment="When the user acknowledged it."
+    )
+    followup_required: Mapped[bool] = mapped_column(
+        server_default=text("false"),
+        comment="Whether staff must follow up: high and critical events.",
+    )
+    staff_notified_at: Mapped[datetime | None] = mapped_column(
+        comment="When the staff webhook took the notice."
+    )
+    resolution_timestamp: Mapped[datetime | None] = mapped_column(
+        comment=("When staff resolved the event; set together with resolution_outcome (CHECK).")
+    )
+    resolved_by: Mapped[uuid.UUID | None] = mapped_column(
+        comment=("The staff member who resolved it; null for a service key that names no user.")
+    )
+    resolution_outcome: Mapped[str | None] = mapped_column(
+        comment=(
+            "supported, referred, emergency_services, no_contact or false_positive "
+            "(CHECK); set exactly with resolution_timestamp."
+        )
+    )
+    created_at: Mapped[datetime] = mapped_column(comment="When the message was screened.")
 
 
 class CrisisEventAction(IdMixin, Base):
@@ -139,12 +193,26 @@ class CrisisEventAction(IdMixin, Base):
         CheckConstraint(one_of("action", CrisisActionKind), name="action"),
         CheckConstraint(f"length(note) <= {MAX_NOTE_LENGTH}", name="note_length"),
         Index("ix_crisis_event_actions_event_id_created_at", "event_id", "created_at", "id"),
+        {
+            "comment": (
+                "The audit trail of staff's follow-up of crisis events: viewed, noted, "
+                "resolved, reopened. Not a user's table: on PostgreSQL only convobase_staff "
+                "may read it and add to it (SELECT, INSERT), and no service role may change "
+                "or delete a row; rows go with their event."
+            ),
+            "info": {"stories": ("004",)},
+        },
     )
 
-    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("crisis_events.id", ondelete="CASCADE"))
+    event_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("crisis_events.id", ondelete="CASCADE"),
+        comment="The crisis event acted on; the action goes with it.",
+    )
     # The staff member's user id; None for a service key that names no user.
-    actor_id: Mapped[uuid.UUID | None]
-    action: Mapped[str]
-    note: Mapped[str | None]
-    outcome: Mapped[str | None]
-    created_at: Mapped[datetime]
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(
+        comment="The staff member's user id; null for a service key that names no user."
+    )
+    action: Mapped[str] = mapped_column(comment="viewed, note, resolved or reopened (CHECK).")
+    note: Mapped[str | None] = mapped_column(comment="Staff's note, at most 4000 characters.")
+    outcome: Mapped[str | None] = mapped_column(comment="The outcome a resolution recorded.")
+    created_at: Mapped[datetime] = mapped_column(comment="When staff acted.")
