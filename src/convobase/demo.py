@@ -1,7 +1,9 @@
 """Demo data and development identities: someone to talk to on a new installation
 (story 001's poker coaches among them), a course to take, a dialog to practise (story
 000's café with María and Carlos), and a short conversation to see the store work.
-Nothing else seeds data."""
+This is `convobase seed base`; the synthetic users of `convobase seed test` are
+`convobase.seeding`'s. Onboarding flows need no seed: they are files shipped with the
+package (onboarding/flows/), not rows."""
 
 import uuid
 from dataclasses import dataclass

@@ -14,10 +14,10 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(content.app, name="content")
 app.add_typer(tutoring.app, name="tutoring")
+app.add_typer(server.seed_app, name="seed")
 app.command()(server.serve)
 app.command()(server.worker)
 app.command()(server.token)
-app.command()(server.seed)
 app.command("demo")(server.demo_conversation)
 app.command()(server.openapi)
 

@@ -10,6 +10,7 @@ from convobase.config import Settings
 from convobase.db import backup, migrate
 from convobase.db.engine import create_database_engine
 from convobase.db.verify import verify as verify_schema
+from convobase.doctor import examine as examine_database
 
 app = typer.Typer(
     help="Inspect and migrate the database schema; back up and restore SQLite.",
@@ -63,7 +64,6 @@ def verify() -> None:
 
 
 @app.command()
-@app.command()
 def doctor(
     repair: Annotated[
         bool,
@@ -96,6 +96,7 @@ def docs(
     typer.echo(f"{'Wrote' if changed else 'Already current:'} {path} ({tables} tables)")
 
 
+@app.command()
 def revision(
     message: Annotated[str, typer.Option("--message", "-m", help="What the revision does.")],
     autogenerate: Annotated[

@@ -1,4 +1,4 @@
-"""`convobase serve`, `convobase worker`, `convobase token`, `convobase seed`,
+"""`convobase serve`, `convobase worker`, `convobase token`, `convobase seed [base|test]`,
 `convobase demo`, `convobase openapi`."""
 
 import json
@@ -14,7 +14,7 @@ import typer
 import uvicorn
 from pydantic import SecretStr
 
-from convobase import bootstrap, demo
+from convobase import bootstrap, demo, seeding
 from convobase.config import Settings
 from convobase.core.logging import configure_logging
 from convobase.core.principal import Principal, Role
@@ -76,12 +76,45 @@ def token(
     typer.echo(tokens.mint(sub=str(sub), role=role, ttl=_duration(ttl), email=email))
 
 
-def seed() -> None:
-    """Create the demo personas, courses, lesson dialogs and texts that are missing
-    (migrates first)."""
+seed_app = typer.Typer()
+
+
+@seed_app.callback(invoke_without_command=True)
+def seed(context: typer.Context) -> None:
+    """Create data that is missing (migrates first). Without a command: `seed base`."""
+    if context.invoked_subcommand is None:
+        seed_base()
+
+
+@seed_app.command("base")
+def seed_base() -> None:
+    """Create the demo personas, courses, lesson dialogs and texts that are missing."""
     settings = Settings()
     migrate.upgrade(settings)
-    seeded = _seed(settings)
+    _echo_seeded(_seed(settings))
+
+
+@seed_app.command("test")
+def seed_test() -> None:
+    """Create the base data, then the synthetic test data, where missing.
+
+    Made-up users with fixed ids at each stage, their onboarding, conversations, a guest
+    session, crisis events, an analysis, assessment attempts and a tutor session
+    (docs/operations.md)."""
+    settings = Settings()
+    migrate.upgrade(settings)
+    container = bootstrap.build(settings)
+    try:
+        with container.database.transaction(demo.DEV_STAFF) as session:
+            seeded = demo.seed(session)
+        synthesized = seeding.seed_test_data(container.database, settings)
+    finally:
+        container.close()
+    _echo_seeded(seeded)
+    typer.echo(synthesized.summary())
+
+
+def _echo_seeded(seeded: demo.Seeded) -> None:
     if (tutoring := seeded.tutoring_summary()) is not None:
         typer.echo(tutoring)
     typer.echo(seeded.summary())

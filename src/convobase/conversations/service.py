@@ -444,11 +444,14 @@ def start_guest_session(
     persona_id: uuid.UUID,
     limits: Limits = DEFAULT_LIMITS,
     client_address: str | None = None,
+    session_id: uuid.UUID | None = None,
 ) -> GuestSessionStatus:
     """Open a guest session: one conversation with a persona, no account needed.
 
     At most `limits.guest_sessions_per_address` per window from one client address,
-    counted in this transaction: a refused or failed start counts nothing.
+    counted in this transaction: a refused or failed start counts nothing. The session's
+    id is new unless `session_id` fixes it (the synthetic test data's, so that seeding
+    again finds the session it opened).
     """
     if limits.guest_sessions_per_address and client_address is not None:
         wait = repository.count_guest_session_start(session, client_address, limits)
@@ -456,7 +459,7 @@ def start_guest_session(
             raise TooManyRequests(
                 wait, "Too many guest sessions from this address; sign up, or try again later."
             )
-    guest = Principal.guest(str(new_id()))
+    guest = Principal.guest(str(session_id or new_id()))
     repository.act_as(session, guest)
     persona_service.get_active_persona(session, guest, persona_id)
     user_service.register_guest(session, guest)

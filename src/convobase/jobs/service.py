@@ -126,6 +126,12 @@ def purge_finished(session: Session, *, before: datetime) -> int:
     return repository.purge(session, finished_before=before)
 
 
+def release_expired_leases(session: Session, *, now: datetime, error: str) -> int:
+    """Queue again the active jobs whose lease ran out before `now`, or fail those with
+    no attempts left, as a worker's sweep does, recording `error`; how many."""
+    return repository.sweep(session, now=now, error=error)
+
+
 def last_worker_seen(session: Session) -> datetime | None:
     """When a worker last said it was alive, if any ever did."""
     return repository.last_worker_seen(session)
