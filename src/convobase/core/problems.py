@@ -1,6 +1,7 @@
 """RFC 9457 problem details: the one shape every error response takes."""
 
 import logging
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any, Final
 from urllib.parse import parse_qsl
@@ -67,7 +68,7 @@ class Problem(BaseModel):
     status: int = Field(examples=[404])
     detail: str = Field(examples=["The conversation does not exist."])
     code: str = Field(examples=["not_found"])
-    errors: list[FieldError | DocumentError] | None = Field(
+    errors: Sequence[FieldError | DocumentError] | None = Field(
         default=None,
         description="For validation errors, each invalid input: the request's own fields "
         "as `loc`, `msg` and `type`; the documents it carries as `path` (a JSON pointer) "
