@@ -5,11 +5,12 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any, Final, get_args
 
 from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_flat_params
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from convobase import __version__, bootstrap, health
@@ -120,6 +121,18 @@ OPENAPI_TAGS = [
 ]
 
 
+# What a browser page on an allowed origin may send and read (CONVOBASE_CORS_ORIGINS).
+CORS_METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE")
+CORS_REQUEST_HEADERS: Final = (
+    "Authorization",
+    "Content-Type",
+    "If-Match",
+    "Accept-Language",
+    "X-Request-ID",
+)
+CORS_EXPOSED_HEADERS: Final = ("ETag", "Retry-After", "X-Request-ID")
+
+
 def create_app(container: bootstrap.Container | None = None) -> FastAPI:
     """Build the API on `container` (wired from the environment by default)."""
     owned = container is None
@@ -160,6 +173,17 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
         body_timeout=settings.body_timeout_seconds,
     )
     problems.install(app)
+    if settings.cors_origins:
+        # Outside the body bounds: a preflight has no body and needs no token.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
+            allow_credentials=settings.cors_allow_credentials,
+            max_age=settings.cors_max_age_seconds,
+        )
     app.add_middleware(RequestLogMiddleware)  # outermost: it sees every answer, 500s too
 
     # Requests are matched against routers in this order: the busiest come first.

@@ -1,11 +1,12 @@
 """Settings, read from CONVOBASE_* environment variables."""
 
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import URL, make_url
 
@@ -14,6 +15,24 @@ DEFAULT_DATABASE_URL = "sqlite:///./convobase.db"
 
 def _upper_case(value: object) -> object:
     return value.upper() if isinstance(value, str) else value
+
+
+_ORIGIN = re.compile(
+    r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
+)
+
+
+def _an_origin(value: str) -> str:
+    """A web origin as browsers send it: scheme, host and port, nothing else."""
+    if not _ORIGIN.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not an origin: give scheme://host[:port], such as "
+            "https://app.example.com (no path, no trailing slash, no wildcard)"
+        )
+    return value
+
+
+Origin = Annotated[str, AfterValidator(_an_origin)]
 
 
 class Settings(BaseSettings):
@@ -233,6 +252,22 @@ class Settings(BaseSettings):
         default=True,
         description="Make a review card of each word a learner misses or misspells in a "
         "turn (docs/reviews.md); false: the words are still counted.",
+    )
+
+    cors_origins: list[Origin] = Field(
+        default_factory=list,
+        description="Web origins whose pages may call the API from a browser (a JSON "
+        'list of exact origins, e.g. ["https://app.example.com"]). Empty: no CORS '
+        "headers, so browsers allow only same-origin pages.",
+    )
+    cors_allow_credentials: bool = Field(
+        default=False,
+        description="Let browser pages send cookies and HTTP authentication with their "
+        "calls. Bearer tokens need no credentials: leave it off unless your front end "
+        "relies on cookies.",
+    )
+    cors_max_age_seconds: int = Field(
+        default=600, ge=0, le=86_400, description="How long a browser may cache a preflight."
     )
 
     crisis_classifiers: list[str] = Field(
