@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from convobase import bootstrap
+from convobase import __version__, bootstrap
 from convobase.app import create_app
 from convobase.config import Settings
 from tests.api import JWT_SECRET, Api
@@ -100,6 +100,19 @@ def test_request_logs_carry_no_token_and_no_content(
     token = owner["Authorization"].removeprefix("Bearer ")
     assert token not in logged
     assert "mi secreto" not in logged
+
+
+def test_the_landing_page_names_the_version_and_links_the_docs_and_health_checks(
+    api: Api,
+) -> None:
+    response = api.client.get("/")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert f"convobase {__version__}" in response.text
+    for link in ("docs", "redoc", "openapi.json", "healthz", "readyz"):
+        assert f'href="{link}"' in response.text
+        assert api.client.get(f"/{link}").status_code == 200
 
 
 def test_a_given_request_id_is_kept_and_echoed(api: Api) -> None:

@@ -220,6 +220,7 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, int], Body]] = {
     ("GET", "/docs"): (PUBLIC, _none),
     ("GET", "/docs/oauth2-redirect"): (PUBLIC, _none),
     ("GET", "/redoc"): (PUBLIC, _none),
+    ("GET", "/"): (PUBLIC, _none),
     ("GET", "/healthz"): (PUBLIC, _none),
     ("GET", "/readyz"): (PUBLIC, _none),
     ("GET", "/v1/me"): (USER_ONLY, _none),

@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 
 from convobase import __version__, bootstrap, health
@@ -133,6 +134,28 @@ CORS_REQUEST_HEADERS: Final = (
 CORS_EXPOSED_HEADERS: Final = ("ETag", "Retry-After", "X-Request-ID")
 
 
+LANDING_PAGE: Final = f"""<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>convobase {__version__}</title></head>
+<body>
+<h1>convobase {__version__}</h1>
+<p>The backend for AI tutors, coaches and persona-chat apps.</p>
+<ul>
+<li><a href="docs">API documentation (Swagger UI)</a></li>
+<li><a href="redoc">API documentation (ReDoc)</a></li>
+<li><a href="openapi.json">OpenAPI document</a></li>
+<li><a href="healthz">Liveness</a> and <a href="readyz">readiness</a></li>
+</ul>
+</body>
+</html>
+"""
+
+
+async def landing_page() -> HTMLResponse:
+    """Name the service and its version, and link its documentation and health checks."""
+    return HTMLResponse(LANDING_PAGE)
+
+
 def create_app(container: bootstrap.Container | None = None) -> FastAPI:
     """Build the API on `container` (wired from the environment by default)."""
     owned = container is None
@@ -213,6 +236,7 @@ def create_app(container: bootstrap.Container | None = None) -> FastAPI:
         summarize_from_docstrings(router)
         app.include_router(router)
     document_operations(app, routers)
+    app.add_api_route("/", landing_page, include_in_schema=False, response_class=HTMLResponse)
     return app
 
 

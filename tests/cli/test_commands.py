@@ -5,6 +5,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from convobase import __version__
 from convobase.cli import app
 from convobase.db import migrate
 from tests.databases import LiveDatabase
@@ -26,6 +27,13 @@ def test_help_lists_the_commands() -> None:
     assert result.exit_code == 0
     for command in ("db", "demo"):
         assert command in result.output
+
+
+def test_version_prints_the_packages_version() -> None:
+    result = runner.invoke(app, ["--version"])
+
+    assert result.exit_code == 0
+    assert result.output == f"convobase {__version__}\n"
 
 
 def test_db_upgrade_current_downgrade(database_file: Path) -> None:

@@ -1,7 +1,10 @@
 """The `convobase` command."""
 
+from typing import Annotated
+
 import typer
 
+from convobase import __version__
 from convobase.cli import content, db, server, tutoring
 
 app = typer.Typer(
@@ -11,6 +14,26 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"convobase {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """convobase: the backend for AI tutors, coaches and persona-chat apps."""
+
+
 app.add_typer(db.app, name="db")
 app.add_typer(content.app, name="content")
 app.add_typer(tutoring.app, name="tutoring")
